@@ -1,0 +1,123 @@
+# pitemp: top-level, non-recursive Makefile.
+#
+#   make            build build/bin/pitemp-sensor and build/bin/pitemp-sink
+#   make check      install missing packages, build, run every test
+#   make demo       install missing packages, build, run broker + sensor + sink,
+#                   leave readings.txt with 100 readings
+#   make deps       apt-get install what is missing (sudo when not root)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# B is the build directory; the sanitizer pass of `make check` reuses every
+# rule with B=build/asan SAN=1.
+
+include config.mk
+
+B    ?= build
+SAN  ?=
+ifeq ($(SAN),1)
+CFLAGS  += $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+endif
+
+LIB_SRC    := $(sort $(wildcard lib/*.c))
+SENSOR_SRC := $(sort $(filter-out sensor/main.c,$(wildcard sensor/*.c)))
+SINK_SRC   := $(sort $(filter-out sink/main.c,$(wildcard sink/*.c)))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIBPT     := $(B)/lib/libpitemp.a
+LIBSENSOR := $(B)/lib/libsensor.a
+LIBSINK   := $(B)/lib/libsink.a
+BINS      := $(B)/bin/pitemp-sensor $(B)/bin/pitemp-sink
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/test/%,$(UNIT_SRC))
+
+.PHONY: all check demo deps install clean unit integration fuzz-replay asan
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBPT): $(call obj,$(LIB_SRC))
+$(LIBSENSOR): $(call obj,$(SENSOR_SRC))
+$(LIBSINK): $(call obj,$(SINK_SRC))
+$(LIBPT) $(LIBSENSOR) $(LIBSINK):
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/bin/pitemp-sensor: $(call obj,sensor/main.c) $(LIBSENSOR) $(LIBPT)
+$(B)/bin/pitemp-sink: $(call obj,sink/main.c) $(LIBSINK) $(LIBPT)
+$(BINS):
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests (cmocka): one binary per tests/unit/test_*.c, linked against
+# every module library so a test can reach any module it exercises.
+$(B)/test/%: $(B)/obj/tests/unit/%.o $(LIBSINK) $(LIBSENSOR) $(LIBPT)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka -lgpiod
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+	  PITEMP_SRCDIR=$(CURDIR) $$t; done
+
+# Integration tests: real mosquitto, real programs, real files (pytest).
+integration: $(BINS)
+	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/integration $(PYTEST_ARGS)
+
+# The fuzz target built with libFuzzer; in the normal run it only replays its
+# corpus and the JSON test-suite corpus (no time-bound fuzzing in CI).
+FUZZ_BIN := $(B)/fuzz/fuzz_payload
+$(FUZZ_BIN): tests/fuzz/fuzz_payload.c $(LIB_SRC)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -o $@ $^ $(CJSON_LIBS) -lm
+fuzz-replay: $(FUZZ_BIN)
+	$(FUZZ_BIN) -runs=0 tests/fuzz/corpus tests/corpora/JSONTestSuite/test_parsing
+
+asan:
+	$(MAKE) B=build/asan SAN=1 all unit integration
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) fuzz-replay
+	$(MAKE) integration
+	$(MAKE) asan
+	@echo "make check: all passed"
+
+# Every Debian package the build, the demo and the tests need.
+DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
+  libpaho-mqtt-dev libcjson-dev libgpiod-dev libcmocka-dev \
+  mosquitto mosquitto-clients python3 python3-pytest python3-jsonschema \
+  python3-paho-mqtt
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+demo: deps all
+	@sh tests/rig/demo.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/pitemp
+	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 broker-config/mosquitto.dev.conf $(DESTDIR)$(SYSCONFDIR)/pitemp/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,33 @@
+# config.mk: build settings shared by the Makefile. Override on the command
+# line (make CC=clang) or in the environment.
+
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= /lib/systemd/system
+DESTDIR     ?=
+
+CC          ?= cc
+PYTHON      ?= /usr/bin/python3
+VERSION     := 0.1.0
+
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wformat=2 -Wconversion -Wsign-conversion -Wpointer-arith \
+            -Wcast-qual -Wwrite-strings -Wundef -Wvla -Wnull-dereference \
+            -Wold-style-definition
+ifeq ($(CI),true)
+WARNINGS += -Werror
+endif
+
+CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/include/cjson)
+CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+# Debian's paho 1.3.x ships no .pc file; the "as" flavour is async + TLS.
+PAHO_LIBS    := -lpaho-mqtt3as
+
+CPPFLAGS += -D_GNU_SOURCE -DPITEMP_VERSION='"$(VERSION)"' -Ilib $(CJSON_CFLAGS)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 $(WARNINGS) -pthread
+LDFLAGS  += -pthread
+LDLIBS   += $(PAHO_LIBS) $(CJSON_LIBS) -lm
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

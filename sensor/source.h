@@ -30,6 +30,10 @@ struct source_ops {
 	void (*close)(void *state);
 };
 
+/* The ops tables source_open dispatches to (source_sim.c, source_replay.c). */
+extern const struct source_ops source_sim_ops;
+extern const struct source_ops source_replay_ops;
+
 /*
  * Open the source named by spec ("sim", "sim:SEED", "replay:FILE", ...).
  * Returns NULL with errno set and a message in err that names the spec on
@@ -37,6 +41,7 @@ struct source_ops {
  */
 struct source *source_open(const char *spec, char *err, size_t err_cap);
 int source_read(struct source *s, struct source_sample *out, char *err, size_t err_cap);
+/* The spec s was opened with; owned by s, valid until source_close. */
 const char *source_name(const struct source *s);
 void source_close(struct source *s); /* accepts NULL */
 

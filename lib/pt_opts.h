@@ -1,0 +1,79 @@
+/*
+ * pt_opts.h: the option table shared by pitemp-sensor and pitemp-sink
+ * (getopt_long, like libgpiod's tools) and the --config file: one
+ * "option value" per line (the long option name without "--"; a flag
+ * takes no value or yes/no/true/false; # starts a comment). The file is
+ * read first, so the command line wins.
+ */
+#ifndef PT_OPTS_H
+#define PT_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pt_prog { PT_PROG_SENSOR = 1, PT_PROG_SINK = 2 };
+enum pt_mode { PT_MODE_MQTT = 0, PT_MODE_SOCKET };
+
+#define PT_PORT_MQTT    1883
+#define PT_PORT_MQTTS   8883
+#define PT_PORT_SOCKET  50007
+
+struct pt_opts {
+	enum pt_prog prog;
+	enum pt_mode mode;
+	char    *host;          /* default "localhost" */
+	int      port;          /* default by mode: 1883, 8883 with cafile, 50007 */
+	char    *bind;          /* sink socket mode, default "0.0.0.0" */
+	char    *source;        /* sensor, default "sim" */
+	double   rate;          /* sensor, Hz, default 100; 0 = as fast as possible */
+	uint64_t count;         /* sensor default 0, sink default 100 */
+	char    *device;        /* sensor, default the host name */
+	char    *topic;         /* sensor: pitemp/<device>/temperature; sink: pitemp/+/temperature */
+	int      qos;           /* default 1 */
+	char    *id;            /* client id; default derived from program and host/device */
+	int      persistent;    /* sink: persistent session with --count N */
+	char    *output;        /* sink, default "readings.txt" */
+	char    *format;        /* sink, default "text" */
+	double   timeout;       /* sink, seconds, 0 = none */
+	char    *username;
+	char    *password_file;
+	char    *cafile;
+	char    *cert;
+	char    *key;
+	int      verbose;
+};
+
+enum {
+	PT_OPTS_RUN = 0,        /* go on and run */
+	PT_OPTS_HELP = 1,       /* --help was given: print pt_opts_usage(), exit 0 */
+	PT_OPTS_VERSION = 2,    /* --version was given: exit 0 */
+};
+
+/*
+ * Fill o with the defaults for prog, then apply --config (if any) and the
+ * command line. Returns PT_OPTS_RUN/HELP/VERSION, or -EINVAL with a message
+ * naming the option and the value in err (the caller exits 2). Strings in
+ * o are owned by o: release them with pt_opts_free.
+ */
+int pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
+                  char *err, size_t err_cap);
+void pt_opts_free(struct pt_opts *o);
+
+/* The usage text of prog (static storage). */
+const char *pt_opts_usage(enum pt_prog prog);
+
+/*
+ * The MQTT password: the first line of --password-file, else the
+ * environment variable PITEMP_PASSWORD, else none (*out = NULL). Never taken
+ * from the command line, where ps would show it. 0, or -errno with a message
+ * naming the file in err. The caller frees *out.
+ */
+int pt_opts_password(const struct pt_opts *o, char **out, char *err,
+                     size_t err_cap);
+
+/* Parse a whole number in [min, max] (base 10). 0 or -EINVAL. */
+int pt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Parse a finite number in [min, max]. 0 or -EINVAL. */
+int pt_parse_double(const char *s, double min, double max, double *out);
+
+#endif

@@ -377,7 +377,7 @@ pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
 		return rc;
 
 	/* Pass 2: the command line. */
-	optind = 1;
+	optind = 0;  /* glibc: 0 also resets getopt's internal state */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, &idx)) != -1) {
 		if (c == '?') {

@@ -25,7 +25,7 @@ void stats_latency(struct stats *s, int64_t us);
 /* Latency percentile (0 < q < 1) in milliseconds; -1 when no samples. */
 double stats_latency_ms(const struct stats *s, double q);
 /* The summary line (no program prefix, no newline):
- * "stored=100 invalid=0 duplicates=0 gaps=0 latency_p50_ms=0.41 latency_p99_ms=1.20" */
+ * "stored=100 invalid=0 duplicates=0 gaps=0 latency_p50_ms=0.40 latency_p99_ms=1.19" */
 int stats_format(const struct stats *s, char *buf, size_t cap);
 
 #endif

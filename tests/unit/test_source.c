@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "pt_tmp36.h"
-#include "../../sensor/source.h"
+#include "source.h"
 
 #define STEP_MV (3300.0 / 1024.0)
 

@@ -1,0 +1,273 @@
+/*
+ * test_opts.c: the shared option table and the --config file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pt_opts.h"
+
+#define PARSE(o, prog, err, ...) \
+	parse(o, prog, err, (const char *[]){ "prog", __VA_ARGS__, NULL })
+
+/* argv is copied: getopt_long wants writable strings. */
+static int
+parse(struct pt_opts *o, enum pt_prog prog, char *err, const char **args)
+{
+	char *argv[32];
+	int argc = 0, rc;
+
+	while (args[argc] != NULL && argc < 31) {
+		argv[argc] = strdup(args[argc]);
+		argc++;
+	}
+	argv[argc] = NULL;
+	err[0] = '\0';
+	rc = pt_opts_parse(o, prog, argc, argv, err, 256);
+	for (int i = 0; i < argc; i++)
+		free(argv[i]);
+	return rc;
+}
+
+static char *
+write_config(const char *text)
+{
+	static char path[] = "/tmp/pt-opts-XXXXXX";
+	char *p = strdup(path);
+	int fd = mkstemp(p);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return p;
+}
+
+static void
+opts_sensor_defaults_follow_the_spec(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, PT_PROG_SENSOR, err, (const char *[]){ "prog", NULL }), PT_OPTS_RUN);
+	assert_int_equal(o.mode, PT_MODE_MQTT);
+	assert_string_equal(o.host, "localhost");
+	assert_int_equal(o.port, 1883);
+	assert_true(o.rate == 100.0);
+	assert_int_equal(o.count, 0);
+	assert_int_equal(o.qos, 1);
+	assert_string_equal(o.source, "sim");
+	assert_non_null(o.device);
+	assert_true(strncmp(o.topic, "pitemp/", 7) == 0);
+	pt_opts_free(&o);
+}
+
+static void
+opts_sink_defaults_follow_the_spec(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(&o, PT_PROG_SINK, err, (const char *[]){ "prog", NULL }), PT_OPTS_RUN);
+	assert_int_equal(o.count, 100);
+	assert_string_equal(o.topic, "pitemp/+/temperature");
+	assert_string_equal(o.output, "readings.txt");
+	assert_string_equal(o.format, "text");
+	assert_string_equal(o.bind, "0.0.0.0");
+	pt_opts_free(&o);
+}
+
+static void
+opts_port_default_follows_mode_and_tls(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--mode", "socket"), 0);
+	assert_int_equal(o.port, 50007);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--cafile", "ca.crt"), 0);
+	assert_int_equal(o.port, 8883);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--cafile", "ca.crt", "-p", "9000"), 0);
+	assert_int_equal(o.port, 9000);
+	pt_opts_free(&o);
+}
+
+static void
+opts_rejects_bad_values_naming_the_option(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--qos", "7"), -EINVAL);
+	assert_non_null(strstr(err, "--qos"));
+	assert_non_null(strstr(err, "'7'"));
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--rate", "abc"), -EINVAL);
+	assert_non_null(strstr(err, "--rate"));
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--rate", "-5"), -EINVAL);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--count", "-1"), -EINVAL);
+	assert_non_null(strstr(err, "--count"));
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--count", "12x"), -EINVAL);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--port", "70000"), -EINVAL);
+	assert_non_null(strstr(err, "--port"));
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--mode", "udp"), -EINVAL);
+	assert_non_null(strstr(err, "--mode"));
+	pt_opts_free(&o);
+}
+
+static void
+opts_rejects_unknown_and_foreign_options(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--frobnicate"), -EINVAL);
+	assert_non_null(strstr(err, "--frobnicate"));
+	pt_opts_free(&o);
+	/* --output belongs to the sink */
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--output", "x"), -EINVAL);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--rate", "5"), -EINVAL);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--qos"), -EINVAL);
+	assert_non_null(strstr(err, "needs a value"));
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "stray"), -EINVAL);
+	assert_non_null(strstr(err, "stray"));
+	pt_opts_free(&o);
+}
+
+static void
+opts_help_and_version_are_reported(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--help"), PT_OPTS_HELP);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--version"), PT_OPTS_VERSION);
+	pt_opts_free(&o);
+	assert_non_null(strstr(pt_opts_usage(PT_PROG_SINK), "--output"));
+	assert_null(strstr(pt_opts_usage(PT_PROG_SINK), "--rate"));
+	assert_non_null(strstr(pt_opts_usage(PT_PROG_SENSOR), "--rate"));
+}
+
+static void
+opts_config_file_is_read_and_command_line_wins(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+	char *path = write_config("# broker\nhost broker.lan\nport 1884\n\n"
+	    "qos = 2\ndevice  pi-7 \nverbose\n");
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--port", "1999", "--config", path), 0);
+	assert_string_equal(o.host, "broker.lan");
+	assert_int_equal(o.port, 1999);
+	assert_int_equal(o.qos, 2);
+	assert_string_equal(o.device, "pi-7");
+	assert_string_equal(o.topic, "pitemp/pi-7/temperature");
+	assert_int_equal(o.verbose, 1);
+	pt_opts_free(&o);
+	unlink(path);
+	free(path);
+}
+
+static void
+opts_config_errors_name_file_line_and_option(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+	char *path = write_config("host a\nbogus 1\n");
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--config", path), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "line 2"));
+	assert_non_null(strstr(err, "bogus"));
+	pt_opts_free(&o);
+	unlink(path);
+	free(path);
+
+	path = write_config("qos 9\n");
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--config", path), -EINVAL);
+	assert_non_null(strstr(err, "line 1"));
+	assert_non_null(strstr(err, "--qos"));
+	pt_opts_free(&o);
+	unlink(path);
+	free(path);
+
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--config", "/nonexistent/pitemp.conf"), -EINVAL);
+	assert_non_null(strstr(err, "/nonexistent/pitemp.conf"));
+	pt_opts_free(&o);
+}
+
+static void
+opts_password_comes_from_file_or_environment(void **state)
+{
+	struct pt_opts o;
+	char err[256], *pw = NULL;
+	char *path = write_config("s3cret\nsecond line ignored\n");
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--password-file", path), 0);
+	assert_int_equal(pt_opts_password(&o, &pw, err, sizeof(err)), 0);
+	assert_string_equal(pw, "s3cret");
+	free(pw);
+	pt_opts_free(&o);
+	unlink(path);
+	free(path);
+
+	setenv("PITEMP_PASSWORD", "fromenv", 1);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-v"), 0);
+	assert_int_equal(pt_opts_password(&o, &pw, err, sizeof(err)), 0);
+	assert_string_equal(pw, "fromenv");
+	free(pw);
+	unsetenv("PITEMP_PASSWORD");
+	assert_int_equal(pt_opts_password(&o, &pw, err, sizeof(err)), 0);
+	assert_null(pw);
+	pt_opts_free(&o);
+
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--password-file", "/nonexistent/pw"), 0);
+	assert_true(pt_opts_password(&o, &pw, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "/nonexistent/pw"));
+	pt_opts_free(&o);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(opts_sensor_defaults_follow_the_spec),
+		cmocka_unit_test(opts_sink_defaults_follow_the_spec),
+		cmocka_unit_test(opts_port_default_follows_mode_and_tls),
+		cmocka_unit_test(opts_rejects_bad_values_naming_the_option),
+		cmocka_unit_test(opts_rejects_unknown_and_foreign_options),
+		cmocka_unit_test(opts_help_and_version_are_reported),
+		cmocka_unit_test(opts_config_file_is_read_and_command_line_wins),
+		cmocka_unit_test(opts_config_errors_name_file_line_and_option),
+		cmocka_unit_test(opts_password_comes_from_file_or_environment),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

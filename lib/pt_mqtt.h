@@ -1,0 +1,95 @@
+/*
+ * pt_mqtt.h: the one wrapper around paho.mqtt.c's MQTTAsync (lib/mqtt.c is
+ * the only file that includes MQTTAsync.h). It keeps a session alive:
+ * connects in the background (also when the broker is not up yet), retries
+ * with backoff, re-sends the retained birth message and re-subscribes on
+ * every (re)connect, buffers publishes while disconnected, and counts what
+ * was handed over and what was acknowledged.
+ *
+ * Threads: paho runs its own threads and calls back on them. The callbacks
+ * in struct pt_mqtt_cfg run on paho's thread; everything else is called by
+ * the owner's (main) thread. Counters are guarded by the wrapper's mutex.
+ */
+#ifndef PT_MQTT_H
+#define PT_MQTT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum pt_mqtt_event {
+	PT_MQTT_CONNECTED,      /* detail: "host:port" */
+	PT_MQTT_LOST,           /* detail: cause */
+	PT_MQTT_CONNECT_FAILED, /* detail: reason; a retry follows */
+	PT_MQTT_REFUSED,        /* detail: reason; the broker refused us for good */
+	PT_MQTT_SUBSCRIBED,     /* detail: "FILTER (qos N)" */
+	PT_MQTT_ERROR,          /* detail: what failed */
+};
+
+struct pt_mqtt_cfg {
+	const char *host;
+	int         port;
+	const char *client_id;
+	int         clean_session;
+	int         keepalive;          /* seconds; 0: 30 */
+	const char *status_topic;       /* NULL: no birth/will; else will "offline"
+	                                 * and birth "online", both retained, QoS 1 */
+	const char *sub_filter;         /* NULL: no subscription */
+	int         sub_qos;
+	int         max_buffered;       /* publishes queued inside paho; 0: 100 */
+	const char *username;
+	const char *password;
+	const char *cafile;             /* non-NULL: TLS */
+	const char *cert;
+	const char *key;
+	int         insecure;           /* TLS without host name verification */
+	void       *ctx;
+	/* Paho's thread. Must not block for long. */
+	void (*on_event)(void *ctx, enum pt_mqtt_event ev, const char *detail);
+	/* Paho's thread. Return 0 when the message was handled (it is then
+	 * acknowledged), non-zero to have it delivered again later. */
+	int  (*on_message)(void *ctx, const char *topic, const void *payload,
+	                   size_t len);
+};
+
+struct pt_mqtt_counters {
+	uint64_t published;     /* accepted by pt_mqtt_publish */
+	uint64_t delivered;     /* QoS 0: written; QoS>0: acknowledged */
+	uint64_t failed;        /* reported failed by paho */
+	uint64_t connects;      /* successful (re)connects */
+	int      connected;
+	int      refused;       /* the broker refused the connection: do not retry */
+};
+
+/* NULL with errno set (EINVAL for a bad cfg, ENOMEM). Copies what it needs
+ * from cfg. */
+struct pt_mqtt *pt_mqtt_new(const struct pt_mqtt_cfg *cfg);
+void pt_mqtt_free(struct pt_mqtt *m); /* accepts NULL; does not disconnect */
+
+/* Start connecting; returns at once (0 or -errno). */
+int pt_mqtt_start(struct pt_mqtt *m);
+
+/* Call now and then from the owner's thread (every 100 ms or sooner): it
+ * retries a first connection that failed. Returns 0, or -ECONNREFUSED once
+ * the broker refused the connection for good (bad credentials, not
+ * authorised). */
+int pt_mqtt_poll(struct pt_mqtt *m);
+
+/*
+ * Hand one message to paho (copied). 0 on success; -ENOBUFS when paho's
+ * buffer is full (nothing queued: try again later or count a drop); -EIO
+ * for other errors.
+ */
+int pt_mqtt_publish(struct pt_mqtt *m, const char *topic, const void *payload,
+                    size_t len, int qos, int retain);
+
+/* Wait up to timeout_ms until every published message is delivered or
+ * failed. 0 when all are, -ETIMEDOUT otherwise. */
+int pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms);
+
+/* Publish "offline" (when a status topic is set), flush up to timeout_ms,
+ * and disconnect cleanly. 0 or -errno. */
+int pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms);
+
+void pt_mqtt_counters(struct pt_mqtt *m, struct pt_mqtt_counters *out);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * pitemp-sensor: samples a TMP36 (or a stand-in source) on absolute
+ * deadlines and publishes one JSON reading per sample.
+ *
+ * Data flow: source -> pacer -> reading -> codec -> transport. main() owns
+ * the loop, the signals and the exit status. paho's thread only touches the
+ * counters inside lib/mqtt.c and calls on_event(), which only logs.
+ */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pt_codec.h"
+#include "pt_log.h"
+#include "pt_mqtt.h"
+#include "pt_opts.h"
+#include "pt_pacer.h"
+#include "pt_time.h"
+#include "pt_tmp36.h"
+#include "source.h"
+
+#define EXIT_USAGE      2
+#define BUFFER_SECONDS  60      /* readings paho may hold while the broker is away */
+#define STOP_FLUSH_MS   5000
+
+static volatile sig_atomic_t stop;
+
+struct sensor_ctx {
+	struct pt_opts   opts;
+	struct source   *src;
+	struct pt_mqtt  *mqtt;
+	char             status_topic[256];
+	char             boot[PT_BOOT_LEN + 1];
+	uint64_t         seq;           /* next sample's seq */
+	uint64_t         handed;        /* readings handed to the transport */
+	uint64_t         read_errors;
+	uint64_t         out_of_range;
+	uint64_t         dropped;       /* buffer full: counted and logged */
+};
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* paho's thread: log only. */
+static void
+on_event(void *ctx, enum pt_mqtt_event ev, const char *detail)
+{
+	(void)ctx;
+	switch (ev) {
+	case PT_MQTT_CONNECTED:
+		pt_log_info("connected to %s", detail);
+		break;
+	case PT_MQTT_LOST:
+		pt_log_warnx("connection lost: %s; reconnecting, readings are buffered",
+		    detail);
+		break;
+	case PT_MQTT_CONNECT_FAILED:
+		pt_log_warnx("%s; retrying", detail);
+		break;
+	case PT_MQTT_REFUSED:
+		pt_log_errx("%s", detail);
+		break;
+	case PT_MQTT_SUBSCRIBED:
+	case PT_MQTT_ERROR:
+		pt_log_warnx("%s", detail);
+		break;
+	}
+}
+
+static int
+valid_device(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > PT_DEVICE_MAX)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n;
+}
+
+static int
+make_boot_id(char out[PT_BOOT_LEN + 1])
+{
+	unsigned char b[PT_BOOT_LEN / 2];
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+		return -errno;
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Build and publish the reading of one sample. 0, or -ENOBUFS when it was
+ * dropped because the buffer was full. */
+static int
+publish_sample(struct sensor_ctx *c, const struct source_sample *s, int64_t ts_us)
+{
+	struct pt_reading r;
+	char payload[PT_PAYLOAD_MAX + 1];
+	int len, rc;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.device, sizeof(r.device), "%s", c->opts.device);
+	memcpy(r.boot, c->boot, sizeof(r.boot));
+	r.seq = c->seq;
+	r.ts_us = ts_us;
+	r.temp_c = round(pt_tmp36_mv_to_c(s->mv) * 100.0) / 100.0;
+	r.has_mv = 1;
+	r.mv = round(s->mv * 10.0) / 10.0;
+	r.has_raw = s->has_raw;
+	r.raw = s->raw;
+	if (!pt_tmp36_in_range(r.temp_c) || r.mv < PT_MV_MIN || r.mv > PT_MV_MAX) {
+		/* A bogus temperature is never published; the seq gap tells the sink. */
+		c->out_of_range++;
+		pt_log_warnx("sample %llu: %.1f mV (%.2f C) is outside the TMP36 range; skipped",
+		    (unsigned long long)c->seq, s->mv, pt_tmp36_mv_to_c(s->mv));
+		return 0;
+	}
+	if ((len = pt_codec_encode(&r, payload, sizeof(payload))) < 0) {
+		pt_log_errx("sample %llu: cannot encode (%s)", (unsigned long long)c->seq,
+		    strerror(-len));
+		return len;
+	}
+	for (;;) {
+		rc = pt_mqtt_publish(c->mqtt, c->opts.topic, payload, (size_t)len,
+		    c->opts.qos, 0);
+		if (rc != -ENOBUFS || c->opts.rate > 0 || stop)
+			break;
+		/* --rate 0: go as fast as the broker acknowledges. */
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+		if (pt_mqtt_poll(c->mqtt) == -ECONNREFUSED)
+			return -ECONNREFUSED;
+	}
+	if (rc == -ENOBUFS) {
+		c->dropped++;
+		if ((c->dropped & (c->dropped - 1)) == 0)  /* 1, 2, 4, 8 ... */
+			pt_log_warnx("buffer full (%d readings): reading %llu dropped, "
+			    "%llu dropped so far", (int)(c->opts.rate * BUFFER_SECONDS),
+			    (unsigned long long)c->seq, (unsigned long long)c->dropped);
+		return rc;
+	}
+	if (rc < 0)
+		pt_log_errx("publish of reading %llu failed", (unsigned long long)c->seq);
+	else
+		c->handed++;
+	return rc;
+}
+
+static void
+summary(struct sensor_ctx *c)
+{
+	struct pt_mqtt_counters k;
+
+	pt_mqtt_counters(c->mqtt, &k);
+	pt_log_info("samples=%llu published=%llu delivered=%llu failed=%llu "
+	    "dropped=%llu read_errors=%llu out_of_range=%llu connects=%llu",
+	    (unsigned long long)c->seq, (unsigned long long)k.published,
+	    (unsigned long long)k.delivered, (unsigned long long)k.failed,
+	    (unsigned long long)c->dropped, (unsigned long long)c->read_errors,
+	    (unsigned long long)c->out_of_range, (unsigned long long)k.connects);
+}
+
+/*
+ * The payload time of the sample just taken: its deadline on the realtime
+ * clock. The sampling clock is the deadline schedule, so wake-up jitter
+ * (hundreds of microseconds on a busy Pi) stays out of the timestamps and
+ * their mean interval is the exact period. A sample more than half a period
+ * late was really taken later, so it carries the time it was taken.
+ */
+static int64_t
+sample_time(const struct pt_pacer *p)
+{
+	int64_t now_us = pt_time_now_us();
+	int64_t late_ns;
+
+	if (p->hz <= 0 || p->k == 0)
+		return now_us;
+	late_ns = pt_time_mono_ns() - pt_pacer_deadline(p, p->k - 1);
+	if (late_ns < 0 || (double)late_ns > 0.5e9 / p->hz)
+		return now_us;
+	return now_us - late_ns / 1000;
+}
+
+/* Sample until --count or a signal. Returns an exit status. */
+static int
+run(struct sensor_ctx *c)
+{
+	struct pt_pacer pacer;
+	struct source_sample s;
+	char err[256];
+	int rc;
+
+	if (pt_pacer_init(&pacer, c->opts.rate) < 0) {
+		pt_log_errx("option --rate: %g is not a usable rate", c->opts.rate);
+		return EXIT_USAGE;
+	}
+	/* --count counts readings handed over: a skipped sample still uses a
+	 * seq (the sink sees the gap) but not a place among the N. */
+	while (!stop && (c->opts.count == 0 || c->handed < c->opts.count)) {
+		if ((rc = pt_pacer_wait(&pacer)) == -EINTR)
+			continue;
+		if (pt_mqtt_poll(c->mqtt) == -ECONNREFUSED)
+			return 1;
+		int64_t ts = sample_time(&pacer);
+		rc = source_read(c->src, &s, err, sizeof(err));
+		if (rc == -ENODATA) {
+			pt_log_info("source %s: end of data after %llu samples",
+			    source_name(c->src), (unsigned long long)c->seq);
+			break;
+		}
+		if (rc == -EAGAIN) {
+			c->read_errors++;
+			pt_log_warnx("sample %llu: %s; skipped", (unsigned long long)c->seq,
+			    err);
+		} else if (rc < 0) {
+			pt_log_errx("source %s: %s", source_name(c->src), err);
+			return 1;
+		} else if (publish_sample(c, &s, ts) == -ECONNREFUSED) {
+			return 1;
+		}
+		c->seq++;
+	}
+	return 0;
+}
+
+/* --count N: wait until every reading is acknowledged (or a signal). */
+static int
+drain(struct sensor_ctx *c)
+{
+	while (pt_mqtt_flush(c->mqtt, 100) == -ETIMEDOUT) {
+		if (stop)
+			return -EINTR;
+		if (pt_mqtt_poll(c->mqtt) == -ECONNREFUSED)
+			return -ECONNREFUSED;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sensor_ctx c;
+	struct pt_mqtt_cfg cfg;
+	struct pt_mqtt_counters k;
+	char err[512], *password = NULL;
+	int rc, status = 1;
+
+	memset(&c, 0, sizeof(c));
+	pt_log_init("pitemp-sensor", 0);
+	rc = pt_opts_parse(&c.opts, PT_PROG_SENSOR, argc, argv, err, sizeof(err));
+	if (rc < 0) {
+		pt_log_errx("%s (see --help)", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (rc == PT_OPTS_HELP) {
+		fputs(pt_opts_usage(PT_PROG_SENSOR), stdout);
+		status = 0;
+		goto out;
+	}
+	if (rc == PT_OPTS_VERSION) {
+		printf("pitemp-sensor %s\n", PITEMP_VERSION);
+		status = 0;
+		goto out;
+	}
+	pt_log_init("pitemp-sensor", c.opts.verbose);
+	if (!valid_device(c.opts.device)) {
+		pt_log_errx("option --device: '%s' must be 1-64 of A-Z a-z 0-9 . _ -",
+		    c.opts.device);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (c.opts.mode != PT_MODE_MQTT) {
+		pt_log_errx("option --mode: socket mode is not built yet");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((c.src = source_open(c.opts.source, err, sizeof(err))) == NULL) {
+		pt_log_errx("option --source: %s", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (pt_opts_password(&c.opts, &password, err, sizeof(err)) < 0) {
+		pt_log_errx("%s", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (make_boot_id(c.boot) < 0) {
+		pt_log_err("getrandom");
+		goto out;
+	}
+	install_signals();
+
+	snprintf(c.status_topic, sizeof(c.status_topic), "pitemp/%s/status",
+	    c.opts.device);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = c.opts.host;
+	cfg.port = c.opts.port;
+	cfg.client_id = c.opts.id;
+	/* A persistent session keeps unacknowledged QoS 1/2 readings across a
+	 * reconnect: paho re-sends them with DUP set. */
+	cfg.clean_session = 0;
+	cfg.status_topic = c.status_topic;
+	cfg.max_buffered = c.opts.rate > 0 ? (int)(c.opts.rate * BUFFER_SECONDS) : 1000;
+	cfg.username = c.opts.username;
+	cfg.password = password;
+	cfg.cafile = c.opts.cafile;
+	cfg.cert = c.opts.cert;
+	cfg.key = c.opts.key;
+	cfg.on_event = on_event;
+	cfg.ctx = &c;
+	if ((c.mqtt = pt_mqtt_new(&cfg)) == NULL) {
+		pt_log_err("cannot create the MQTT client for %s:%d", cfg.host, cfg.port);
+		goto out;
+	}
+	pt_log_info("device %s boot %s: %s at %g Hz to %s:%d topic %s qos %d",
+	    c.opts.device, c.boot, source_name(c.src), c.opts.rate, c.opts.host,
+	    c.opts.port, c.opts.topic, c.opts.qos);
+	if (pt_mqtt_start(c.mqtt) < 0) {
+		pt_log_errx("cannot start connecting to %s:%d", cfg.host, cfg.port);
+		goto out;
+	}
+
+	status = run(&c);
+	if (status == 0 && c.opts.count != 0 && !stop) {
+		rc = drain(&c);
+		if (rc == -ECONNREFUSED)
+			status = 1;
+	}
+	pt_mqtt_counters(c.mqtt, &k);
+	if (!k.refused && pt_mqtt_stop(c.mqtt, STOP_FLUSH_MS) < 0) {
+		pt_mqtt_counters(c.mqtt, &k);
+		pt_log_warnx("%llu readings were not acknowledged before exit",
+		    (unsigned long long)(k.published - k.delivered - k.failed));
+		if (c.opts.count != 0 && !stop)
+			status = 1;
+	}
+	summary(&c);
+out:
+	pt_mqtt_free(c.mqtt);
+	source_close(c.src);
+	free(password);
+	pt_opts_free(&c.opts);
+	return status;
+}

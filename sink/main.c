@@ -1,0 +1,360 @@
+/*
+ * pitemp-sink: receives readings, validates each, stores each (device, boot,
+ * seq) once, and writes them to a file.
+ *
+ * Data flow: transport -> codec + validate -> dedup -> writer. main() owns
+ * the exit status and waits; the work happens in on_message(), on paho's
+ * thread, so that a reading is on disk before paho acknowledges it (QoS 1:
+ * a crash can then repeat a reading, which dedup absorbs, but never lose
+ * one). ctx->lock guards everything on_message touches.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dedup.h"
+#include "pt_codec.h"
+#include "pt_log.h"
+#include "pt_mqtt.h"
+#include "pt_opts.h"
+#include "pt_time.h"
+#include "stats.h"
+#include "writer.h"
+
+#define EXIT_USAGE      2
+#define EXIT_TIMEOUT    3
+#define STOP_MS         3000
+
+static volatile sig_atomic_t stop;
+
+struct sink_ctx {
+	struct pt_opts      opts;
+	enum writer_format  fmt;
+	pthread_mutex_t     lock;       /* guards all below */
+	struct dedup       *dedup;
+	struct writer      *writer;
+	struct stats        st;
+	int                 done;       /* --count N reached */
+	int                 failed;     /* the output cannot be written */
+};
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* paho's thread: log only. */
+static void
+on_event(void *vctx, enum pt_mqtt_event ev, const char *detail)
+{
+	(void)vctx;
+	switch (ev) {
+	case PT_MQTT_CONNECTED:
+		pt_log_info("connected to %s", detail);
+		break;
+	case PT_MQTT_SUBSCRIBED:
+		pt_log_info("subscribed to %s", detail);
+		break;
+	case PT_MQTT_LOST:
+		pt_log_warnx("connection lost: %s; reconnecting", detail);
+		break;
+	case PT_MQTT_CONNECT_FAILED:
+		pt_log_warnx("%s; retrying", detail);
+		break;
+	case PT_MQTT_REFUSED:
+		pt_log_errx("%s", detail);
+		break;
+	case PT_MQTT_ERROR:
+		pt_log_warnx("%s", detail);
+		break;
+	}
+}
+
+/*
+ * A reading published on pitemp/<device>/temperature must name that device:
+ * with per-device ACLs, this is what stops one sensor speaking for another.
+ * Topics of any other shape are not checked.
+ */
+static int
+topic_matches_device(const char *topic, const char *device)
+{
+	const char *p, *rest;
+	size_t n;
+
+	if (strncmp(topic, "pitemp/", 7) != 0)
+		return 1;
+	p = topic + 7;
+	rest = strchr(p, '/');
+	if (rest == NULL || strcmp(rest, "/temperature") != 0)
+		return 1;
+	n = (size_t)(rest - p);
+	return strlen(device) == n && strncmp(p, device, n) == 0;
+}
+
+/* Escape a topic for a log line: it came from the network. */
+static void
+printable(const char *in, char *out, size_t cap)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; in[i] != '\0' && j + 5 < cap; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch >= 0x20 && ch < 0x7f)
+			out[j++] = (char)ch;
+		else
+			j += (size_t)snprintf(out + j, cap - j, "\\x%02x", ch);
+	}
+	out[j] = '\0';
+}
+
+/*
+ * One message from the transport. Returns 0 when handled (acknowledge it),
+ * non-zero to leave it unacknowledged (redelivered later).
+ */
+static int
+on_message(void *vctx, const char *topic, const void *payload, size_t len)
+{
+	struct sink_ctx *c = vctx;
+	struct pt_reading r;
+	char why[256], where[200];
+	int64_t gap = 0, recv_us;
+	int rc, keep = 0;
+
+	recv_us = pt_time_now_us();
+	pthread_mutex_lock(&c->lock);
+	if (c->failed || c->done) {
+		/* Past the end of this run: a persistent session keeps the rest
+		 * for the next run; a clean one had nothing promised. */
+		keep = c->opts.persistent || c->opts.count == 0;
+		goto out;
+	}
+	if (pt_codec_decode(payload, len, &r, why, sizeof(why)) < 0) {
+		c->st.invalid++;
+		printable(topic, where, sizeof(where));
+		pt_log_warnx("invalid payload on %s: %s", where, why);
+		goto out;
+	}
+	if (!topic_matches_device(topic, r.device)) {
+		c->st.invalid++;
+		printable(topic, where, sizeof(where));
+		pt_log_warnx("invalid payload on %s: device \"%s\" does not match the topic",
+		    where, r.device);
+		goto out;
+	}
+	if (dedup_check(c->dedup, r.device, r.boot, r.seq, &gap) == DEDUP_DUPLICATE) {
+		c->st.duplicates++;
+		pt_log_debug("duplicate %s/%s/%llu dropped", r.device, r.boot,
+		    (unsigned long long)r.seq);
+		goto out;
+	}
+	if (gap > 0)
+		pt_log_warnx("gap: %s boot %s: %lld reading(s) missing before seq %llu",
+		    r.device, r.boot, (long long)gap, (unsigned long long)r.seq);
+	c->st.gaps += gap;
+	if ((rc = writer_write(c->writer, &r, payload, len, recv_us)) < 0) {
+		/* Not acknowledged, so the broker keeps it; stop here. */
+		pt_log_errx("cannot write %s: %s", c->opts.output, strerror(-rc));
+		c->failed = 1;
+		keep = 1;
+		goto out;
+	}
+	c->st.stored++;
+	stats_latency(&c->st, recv_us - r.ts_us);
+	if (c->opts.count != 0 && c->st.stored >= c->opts.count)
+		c->done = 1;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return keep;
+}
+
+static void
+summary(struct sink_ctx *c)
+{
+	char line[256];
+
+	pthread_mutex_lock(&c->lock);
+	stats_format(&c->st, line, sizeof(line));
+	pthread_mutex_unlock(&c->lock);
+	pt_log_info("%s", line);
+}
+
+/* Wait for --count, --timeout, a signal or a failure. Returns the exit status. */
+static int
+wait_for_end(struct sink_ctx *c, struct pt_mqtt *m)
+{
+	int64_t deadline = 0;
+	struct timespec tick = { 0, 50 * 1000000L };
+	int done, failed;
+
+	if (c->opts.timeout > 0)
+		deadline = pt_time_mono_ns() + (int64_t)(c->opts.timeout * 1e9);
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		done = c->done;
+		failed = c->failed;
+		pthread_mutex_unlock(&c->lock);
+		if (done)
+			return 0;
+		if (failed)
+			return 1;
+		if (stop)
+			return c->opts.count == 0 ? 0 : 1;
+		if (pt_mqtt_poll(m) == -ECONNREFUSED)
+			return 1;
+		if (deadline != 0 && pt_time_mono_ns() >= deadline)
+			return EXIT_TIMEOUT;
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* Commit or keep the output as the exit status says. */
+static int
+finish_output(struct sink_ctx *c, int status)
+{
+	const char *kept = NULL;
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	c->failed = 1;  /* no more writes from paho's thread */
+	if (status == 0) {
+		if ((rc = writer_commit(c->writer)) < 0) {
+			pt_log_errx("cannot complete %s: %s", c->opts.output, strerror(-rc));
+			status = 1;
+		}
+	} else if (c->opts.count != 0) {
+		writer_abandon(c->writer, &kept);
+		if (status == EXIT_TIMEOUT)
+			pt_log_errx("timeout: %llu of %llu readings in %g s",
+			    (unsigned long long)c->st.stored,
+			    (unsigned long long)c->opts.count, c->opts.timeout);
+		else
+			pt_log_errx("stopped after %llu of %llu readings",
+			    (unsigned long long)c->st.stored,
+			    (unsigned long long)c->opts.count);
+		if (kept != NULL)
+			pt_log_info("the %llu readings received are kept in %s",
+			    (unsigned long long)c->st.stored, kept);
+	} else {
+		(void)writer_commit(c->writer);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sink_ctx c;
+	struct pt_mqtt_cfg cfg;
+	struct pt_mqtt *m = NULL;
+	char err[512], *password = NULL;
+	int rc, status = 1;
+
+	memset(&c, 0, sizeof(c));
+	pthread_mutex_init(&c.lock, NULL);
+	stats_init(&c.st);
+	pt_log_init("pitemp-sink", 0);
+	rc = pt_opts_parse(&c.opts, PT_PROG_SINK, argc, argv, err, sizeof(err));
+	if (rc < 0) {
+		pt_log_errx("%s (see --help)", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (rc == PT_OPTS_HELP) {
+		fputs(pt_opts_usage(PT_PROG_SINK), stdout);
+		status = 0;
+		goto out;
+	}
+	if (rc == PT_OPTS_VERSION) {
+		printf("pitemp-sink %s\n", PITEMP_VERSION);
+		status = 0;
+		goto out;
+	}
+	pt_log_init("pitemp-sink", c.opts.verbose);
+	if (writer_format_parse(c.opts.format, &c.fmt) < 0) {
+		pt_log_errx("option --format: '%s' is not text, csv or jsonl (see --help)",
+		    c.opts.format);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (c.opts.mode != PT_MODE_MQTT) {
+		pt_log_errx("option --mode: socket mode is not built yet");
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if (pt_opts_password(&c.opts, &password, err, sizeof(err)) < 0) {
+		pt_log_errx("%s", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((c.dedup = dedup_new(0, 0)) == NULL) {
+		pt_log_err("dedup");
+		goto out;
+	}
+	c.writer = writer_open(c.opts.output, c.fmt,
+	    c.opts.count == 0 ? WRITER_APPEND : WRITER_COMPLETE);
+	if (c.writer == NULL) {
+		pt_log_err("cannot open %s", c.opts.output);
+		goto out;
+	}
+	install_signals();
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = c.opts.host;
+	cfg.port = c.opts.port;
+	cfg.client_id = c.opts.id;
+	/* SPEC.md: a logger keeps a persistent session so nothing published
+	 * while it is down is lost; a --count N run starts clean unless asked. */
+	cfg.clean_session = !(c.opts.count == 0 || c.opts.persistent);
+	cfg.sub_filter = c.opts.topic;
+	cfg.sub_qos = c.opts.qos;
+	cfg.username = c.opts.username;
+	cfg.password = password;
+	cfg.cafile = c.opts.cafile;
+	cfg.cert = c.opts.cert;
+	cfg.key = c.opts.key;
+	cfg.on_event = on_event;
+	cfg.on_message = on_message;
+	cfg.ctx = &c;
+	if ((m = pt_mqtt_new(&cfg)) == NULL) {
+		pt_log_err("cannot create the MQTT client for %s:%d", cfg.host, cfg.port);
+		goto out;
+	}
+	if (pt_mqtt_start(m) < 0) {
+		pt_log_errx("cannot start connecting to %s:%d", cfg.host, cfg.port);
+		goto out;
+	}
+	status = wait_for_end(&c, m);
+	status = finish_output(&c, status);
+	(void)pt_mqtt_stop(m, STOP_MS);
+	summary(&c);
+out:
+	pt_mqtt_free(m);
+	writer_free(c.writer);
+	dedup_free(c.dedup);
+	free(password);
+	pt_opts_free(&c.opts);
+	pthread_mutex_destroy(&c.lock);
+	return status;
+}

@@ -24,7 +24,7 @@ CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 # Debian's paho 1.3.x ships no .pc file; the "as" flavour is async + TLS.
 PAHO_LIBS    := -lpaho-mqtt3as
 
-CPPFLAGS += -D_GNU_SOURCE -Isensor -Isink -DPITEMP_VERSION='"$(VERSION)"' -Ilib $(CJSON_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 -Isensor -Isink -DPITEMP_VERSION='"$(VERSION)"' -Ilib $(CJSON_CFLAGS)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARNINGS) -pthread
 LDFLAGS  += -pthread

@@ -1,0 +1,73 @@
+#!/usr/bin/python3
+"""bench/pacing.py: how exact is the sensor's 100 Hz?
+
+Runs a real mosquitto on a free loopback port, pitemp-sink and pitemp-sensor
+(sim source) for N readings (default 1000) at RATE Hz (default 100) and
+prints the mean interval of the payload timestamps, its error in ppm, the
+interval jitter, and the wall-clock rate of arrival at the sink.
+
+    /usr/bin/python3 bench/pacing.py [N] [RATE]
+
+A benchmark: it prints figures and asserts nothing.
+"""
+import os, socket, statistics, subprocess, sys, tempfile, time
+from datetime import datetime, timezone
+
+top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+bindir = os.path.join(os.environ.get("PITEMP_BUILD", os.path.join(top, "build")), "bin")
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+rate = float(sys.argv[2]) if len(sys.argv) > 2 else 100.0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_ts(t):
+    return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+with tempfile.TemporaryDirectory() as d:
+    port = free_port()
+    conf = os.path.join(d, "m.conf")
+    with open(conf, "w") as f:
+        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
+    broker = subprocess.Popen(["mosquitto", "-c", conf], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        out = os.path.join(d, "r.csv")
+        sink = subprocess.Popen([f"{bindir}/pitemp-sink", "--host", "127.0.0.1", "--port", str(port),
+                                 "--count", str(n), "--format", "csv", "--output", out,
+                                 "--timeout", str(n / rate * 3 + 30)],
+                                stderr=subprocess.PIPE, text=True)
+        line = ""
+        deadline = time.time() + 10
+        while "subscribed" not in line and time.time() < deadline:
+            line = sink.stderr.readline()
+        subprocess.run([f"{bindir}/pitemp-sensor", "--host", "127.0.0.1", "--port", str(port),
+                        "--count", str(n), "--rate", str(rate), "--device", "bench"],
+                       stderr=subprocess.DEVNULL, check=True, timeout=n / rate * 3 + 30)
+        rest = sink.communicate(timeout=30)[1]
+        rows = [l.split(",") for l in open(out).read().splitlines()[1:]]
+    finally:
+        broker.terminate()
+        broker.wait(10)
+
+ts = [parse_ts(r[3]) for r in rows]
+recv = [parse_ts(r[7]) for r in rows]
+d = [b - a for a, b in zip(ts, ts[1:])]
+mean = (ts[-1] - ts[0]) / (len(ts) - 1)
+period = 1.0 / rate
+print(f"readings            {len(ts)} at {rate:g} Hz")
+print(f"mean ts interval    {mean * 1e3:.6f} ms  (error {(mean - period) / period * 1e6:+.2f} ppm)")
+print(f"ts interval jitter  stdev {statistics.pstdev(d) * 1e6:.1f} us, min {min(d) * 1e3:.3f} ms, max {max(d) * 1e3:.3f} ms")
+rmean = (recv[-1] - recv[0]) / (len(recv) - 1)
+print(f"arrival interval    mean {rmean * 1e3:.4f} ms, stdev {statistics.pstdev([b - a for a, b in zip(recv, recv[1:])]) * 1e6:.1f} us")
+print(f"sink summary        {rest.strip().splitlines()[-1] if rest.strip() else '-'}")

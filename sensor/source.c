@@ -20,6 +20,9 @@ struct source {
 static const struct source_ops *const source_table[] = {
 	&source_sim_ops,
 	&source_replay_ops,
+	&source_mcp3008_ops,
+	&source_iio_ops,
+	&source_ads1115_ops,
 };
 
 #define NSOURCES (sizeof(source_table) / sizeof(source_table[0]))

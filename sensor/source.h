@@ -33,6 +33,10 @@ struct source_ops {
 /* The ops tables source_open dispatches to (source_sim.c, source_replay.c). */
 extern const struct source_ops source_sim_ops;
 extern const struct source_ops source_replay_ops;
+/* Hardware ADCs (source_mcp3008.c, source_iio.c, source_ads1115.c). */
+extern const struct source_ops source_mcp3008_ops;
+extern const struct source_ops source_iio_ops;
+extern const struct source_ops source_ads1115_ops;
 
 /*
  * Open the source named by spec ("sim", "sim:SEED", "replay:FILE", ...).

@@ -1,0 +1,63 @@
+/*
+ * transport.h: where the sensor's readings go. MQTT (lib/mqtt.c through
+ * transport_mqtt.c) and the plain socket (transport_socket.c) sit behind
+ * one ops table, so main.c has one loop for both. All calls are made from
+ * the main thread.
+ */
+#ifndef TRANSPORT_H
+#define TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pt_opts.h"
+
+struct transport_counters {
+	uint64_t published;     /* readings accepted by publish() */
+	uint64_t delivered;     /* MQTT QoS>0: acknowledged; else written */
+	uint64_t failed;        /* reported failed by the transport */
+	uint64_t connects;      /* successful (re)connects */
+	int      connected;
+};
+
+struct transport;
+
+struct transport_ops {
+	const char *name;
+	/* Start connecting in the background. 0 or -errno. */
+	int  (*start)(struct transport *t);
+	/*
+	 * Hand over one payload (copied). 0; -ENOBUFS when the buffer is full
+	 * (nothing queued); -ECONNREFUSED when the peer refused us for good.
+	 */
+	int  (*publish)(struct transport *t, const char *payload, size_t len);
+	/* Let the transport make progress (reconnect, send). Call at least
+	 * every 100 ms. 0, or -ECONNREFUSED when refused for good. */
+	int  (*poll)(struct transport *t);
+	/* Wait up to timeout_ms until every reading is delivered: 0 or
+	 * -ETIMEDOUT. */
+	int  (*flush)(struct transport *t, int timeout_ms);
+	/* Clean shutdown (status "offline", flush, disconnect). 0 or -errno. */
+	int  (*stop)(struct transport *t, int timeout_ms);
+	void (*counters)(struct transport *t, struct transport_counters *out);
+	void (*free)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+};
+
+/* Settings both transports share; the rest comes from opts. */
+struct transport_cfg {
+	const struct pt_opts *opts;
+	const char           *password;     /* MQTT only; may be NULL */
+	size_t                buffer;       /* readings held while disconnected */
+};
+
+/* NULL with errno set and a message in err. */
+struct transport *transport_mqtt_new(const struct transport_cfg *cfg,
+                                     char *err, size_t err_cap);
+struct transport *transport_socket_new(const struct transport_cfg *cfg,
+                                       char *err, size_t err_cap);
+
+#endif

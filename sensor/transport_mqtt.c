@@ -1,0 +1,164 @@
+/*
+ * transport_mqtt.c: the sensor's MQTT transport, an adapter from
+ * struct transport_ops to lib/mqtt.c. Readings go to --topic at --qos; the
+ * retained status topic pitemp/<device>/status carries the birth "online"
+ * (re-sent on every connect) and the will "offline".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "pt_log.h"
+#include "pt_mqtt.h"
+#include "transport.h"
+
+struct mqtt_transport {
+	struct transport    base;
+	struct pt_mqtt     *m;
+	const char         *topic;
+	int                 qos;
+	char                status_topic[256];
+};
+
+/* paho's thread: log only. */
+static void
+on_event(void *ctx, enum pt_mqtt_event ev, const char *detail)
+{
+	(void)ctx;
+	switch (ev) {
+	case PT_MQTT_CONNECTED:
+		pt_log_info("connected to %s", detail);
+		break;
+	case PT_MQTT_LOST:
+		pt_log_warnx("connection lost: %s; reconnecting, readings are buffered",
+		    detail);
+		break;
+	case PT_MQTT_CONNECT_FAILED:
+		pt_log_warnx("%s; retrying", detail);
+		break;
+	case PT_MQTT_REFUSED:
+		pt_log_errx("%s", detail);
+		break;
+	case PT_MQTT_SUBSCRIBED:
+	case PT_MQTT_ERROR:
+		pt_log_warnx("%s", detail);
+		break;
+	}
+}
+
+static int
+m_start(struct transport *t)
+{
+	return pt_mqtt_start(((struct mqtt_transport *)t)->m);
+}
+
+static int
+m_publish(struct transport *t, const char *payload, size_t len)
+{
+	struct mqtt_transport *mt = (struct mqtt_transport *)t;
+
+	return pt_mqtt_publish(mt->m, mt->topic, payload, len, mt->qos, 0);
+}
+
+static int
+m_poll(struct transport *t)
+{
+	return pt_mqtt_poll(((struct mqtt_transport *)t)->m);
+}
+
+static int
+m_flush(struct transport *t, int timeout_ms)
+{
+	return pt_mqtt_flush(((struct mqtt_transport *)t)->m, timeout_ms);
+}
+
+static int
+m_stop(struct transport *t, int timeout_ms)
+{
+	struct mqtt_transport *mt = (struct mqtt_transport *)t;
+	struct pt_mqtt_counters k;
+
+	pt_mqtt_counters(mt->m, &k);
+	if (k.refused)
+		return 0;
+	return pt_mqtt_stop(mt->m, timeout_ms);
+}
+
+static void
+m_counters(struct transport *t, struct transport_counters *out)
+{
+	struct pt_mqtt_counters k;
+
+	pt_mqtt_counters(((struct mqtt_transport *)t)->m, &k);
+	out->published = k.published;
+	out->delivered = k.delivered;
+	out->failed = k.failed;
+	out->connects = k.connects;
+	out->connected = k.connected;
+}
+
+static void
+m_free(struct transport *t)
+{
+	struct mqtt_transport *mt = (struct mqtt_transport *)t;
+
+	if (mt == NULL)
+		return;
+	pt_mqtt_free(mt->m);
+	free(mt);
+}
+
+static const struct transport_ops mqtt_ops = {
+	.name = "mqtt",
+	.start = m_start,
+	.publish = m_publish,
+	.poll = m_poll,
+	.flush = m_flush,
+	.stop = m_stop,
+	.counters = m_counters,
+	.free = m_free,
+};
+
+struct transport *
+transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
+{
+	const struct pt_opts *o = tc->opts;
+	struct mqtt_transport *mt;
+	struct pt_mqtt_cfg cfg = { 0 };
+
+	if ((mt = calloc(1, sizeof(*mt))) == NULL) {
+		snprintf(err, err_cap, "out of memory");
+		return NULL;
+	}
+	mt->base.ops = &mqtt_ops;
+	mt->topic = o->topic;
+	mt->qos = o->qos;
+	snprintf(mt->status_topic, sizeof(mt->status_topic), "pitemp/%s/status",
+	    o->device);
+	cfg.host = o->host;
+	cfg.port = o->port;
+	cfg.client_id = o->id;
+	/* A persistent session keeps unacknowledged QoS 1/2 readings across a
+	 * reconnect: paho re-sends them with DUP set. */
+	cfg.clean_session = 0;
+	cfg.status_topic = mt->status_topic;
+	cfg.max_buffered = tc->buffer > 0 && tc->buffer < 1000000 ? (int)tc->buffer : 1000;
+	cfg.username = o->username;
+	cfg.password = tc->password;
+	cfg.cafile = o->cafile;
+	cfg.cert = o->cert;
+	cfg.key = o->key;
+	cfg.insecure = o->insecure;
+	cfg.on_event = on_event;
+	cfg.ctx = mt;
+	if ((mt->m = pt_mqtt_new(&cfg)) == NULL) {
+		int e = errno;
+
+		snprintf(err, err_cap, "cannot create the MQTT client for %s:%d",
+		    o->host, o->port);
+		free(mt);
+		errno = e;
+		return NULL;
+	}
+	return &mt->base;
+}

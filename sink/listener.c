@@ -1,0 +1,352 @@
+/*
+ * listener.c: see listener.h. Level-triggered epoll; each client has one
+ * fixed buffer of max_line + 2 bytes, so memory is bounded by
+ * max_clients * (max_line + 2) whatever the peers send.
+ */
+#include "listener.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pt_log.h"
+#include "pt_time.h"
+
+struct client {
+	int      fd;                /* -1: free slot */
+	char     peer[64];
+	char    *buf;
+	size_t   used;
+	int64_t  last_ns;           /* last byte received */
+	unsigned long long lines;
+};
+
+struct listener {
+	struct listener_cfg cfg;
+	int                 lfd, efd, port, nclients;
+	struct client      *clients;
+	unsigned long long  refused;    /* over max_clients */
+};
+
+static void
+client_close(struct listener *l, struct client *c, const char *why)
+{
+	if (c->fd < 0)
+		return;
+	if (c->used > 0)
+		pt_log_warnx("client %s: %zu byte(s) of an unfinished line discarded",
+		    c->peer, c->used);
+	pt_log_info("client %s disconnected (%s) after %llu line(s)", c->peer, why,
+	    c->lines);
+	epoll_ctl(l->efd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->used = 0;
+	l->nclients--;
+}
+
+static void
+peer_name(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+
+	(void)getnameinfo((const struct sockaddr *)ss, len, host, sizeof(host), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+	snprintf(out, cap, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+static void
+accept_one(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct epoll_event ev;
+	struct client *c = NULL;
+	char peer[64];
+	int fd;
+
+	fd = accept4(l->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED)
+			pt_log_warn("accept");
+		return;
+	}
+	peer_name(&ss, len, peer, sizeof(peer));
+	for (int i = 0; i < l->cfg.max_clients; i++)
+		if (l->clients[i].fd < 0) {
+			c = &l->clients[i];
+			break;
+		}
+	if (c == NULL) {
+		/* Accept and close at once, so the backlog cannot fill up. */
+		l->refused++;
+		if ((l->refused & (l->refused - 1)) == 0)
+			pt_log_warnx("client %s refused: %d clients already connected "
+			    "(--max-clients); %llu refused so far", peer,
+			    l->cfg.max_clients, l->refused);
+		close(fd);
+		return;
+	}
+	if (c->buf == NULL && (c->buf = malloc(l->cfg.max_line + 2)) == NULL) {
+		pt_log_warnx("client %s refused: out of memory", peer);
+		close(fd);
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLRDHUP;
+	ev.data.ptr = c;
+	if (epoll_ctl(l->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		pt_log_warn("epoll_ctl");
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->used = 0;
+	c->lines = 0;
+	c->last_ns = pt_time_mono_ns();
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	l->nclients++;
+	pt_log_info("client %s connected", c->peer);
+}
+
+/* Hand every complete line in the buffer over; keep the rest. */
+static int
+split_lines(struct listener *l, struct client *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while ((nl = memchr(c->buf + start, '\n', c->used - start)) != NULL) {
+		size_t len = (size_t)(nl - (c->buf + start));
+
+		if (len > 0 && c->buf[start + len - 1] == '\r')
+			len--;
+		if (len > l->cfg.max_line) {
+			pt_log_warnx("client %s: line of %zu bytes is over the %zu-byte limit; "
+			    "closing", c->peer, len, l->cfg.max_line);
+			return -EMSGSIZE;
+		}
+		if (len > 0) {
+			c->lines++;
+			if (l->cfg.on_line(l->cfg.ctx, c->peer, c->buf + start, len) != 0)
+				return -EIO;
+		}
+		start += (size_t)(nl - (c->buf + start)) + 1;
+	}
+	memmove(c->buf, c->buf + start, c->used - start);
+	c->used -= start;
+	/* No newline within the limit (+1 for a CR): it can only get longer. */
+	if (c->used > l->cfg.max_line + 1) {
+		pt_log_warnx("client %s: line longer than the %zu-byte limit; closing",
+		    c->peer, l->cfg.max_line);
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
+static void
+read_client(struct listener *l, struct client *c)
+{
+	size_t room = l->cfg.max_line + 2 - c->used;
+	ssize_t n = recv(c->fd, c->buf + c->used, room, 0);
+	int rc;
+
+	if (n == 0) {
+		client_close(l, c, "closed by the peer");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			client_close(l, c, strerror(errno));
+		return;
+	}
+	c->used += (size_t)n;
+	c->last_ns = pt_time_mono_ns();
+	if ((rc = split_lines(l, c)) == -EMSGSIZE) {
+		c->used = 0;
+		client_close(l, c, "line too long");
+	} else if (rc < 0) {
+		client_close(l, c, "cannot store");
+	}
+}
+
+static void
+drop_idle(struct listener *l)
+{
+	int64_t now = pt_time_mono_ns();
+
+	if (l->cfg.idle_ms <= 0)
+		return;
+	for (int i = 0; i < l->cfg.max_clients; i++) {
+		struct client *c = &l->clients[i];
+
+		if (c->fd >= 0 && now - c->last_ns > (int64_t)l->cfg.idle_ms * 1000000) {
+			pt_log_warnx("client %s: nothing received for %d ms (--idle-timeout); "
+			    "closing", c->peer, l->cfg.idle_ms);
+			client_close(l, c, "idle");
+		}
+	}
+}
+
+int
+listener_run(struct listener *l, int timeout_ms)
+{
+	struct epoll_event evs[32];
+	int n;
+
+	n = epoll_wait(l->efd, evs, 32, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		struct client *c = evs[i].data.ptr;
+
+		if (c == NULL) {
+			accept_one(l);
+			continue;
+		}
+		if (c->fd < 0)
+			continue;   /* closed earlier in this round */
+		if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			read_client(l, c);
+	}
+	drop_idle(l);
+	return n;
+}
+
+int
+listener_drain(struct listener *l, int timeout_ms)
+{
+	int64_t until = pt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
+	int rc;
+
+	if (l->lfd >= 0) {
+		epoll_ctl(l->efd, EPOLL_CTL_DEL, l->lfd, NULL);
+		close(l->lfd);
+		l->lfd = -1;
+	}
+	for (int i = 0; i < l->cfg.max_clients; i++)
+		if (l->clients[i].fd >= 0)
+			shutdown(l->clients[i].fd, SHUT_WR);
+	while (l->nclients > 0 && pt_time_mono_ns() < until)
+		if ((rc = listener_run(l, 50)) < 0)
+			return rc;
+	return l->nclients == 0 ? 0 : -ETIMEDOUT;
+}
+
+struct listener *
+listener_open(const struct listener_cfg *cfg, char *err, size_t err_cap)
+{
+	struct addrinfo hints, *res = NULL;
+	struct epoll_event ev;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct listener *l;
+	char port[16];
+	int one = 1, rc, e;
+
+	if (cfg->max_clients <= 0 || cfg->on_line == NULL || cfg->max_line == 0) {
+		snprintf(err, err_cap, "bad listener settings");
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->clients = calloc((size_t)cfg->max_clients, sizeof(*l->clients))) == NULL) {
+		free(l);
+		snprintf(err, err_cap, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	l->cfg = *cfg;
+	l->lfd = l->efd = -1;
+	for (int i = 0; i < cfg->max_clients; i++)
+		l->clients[i].fd = -1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%d", cfg->port);
+	if ((rc = getaddrinfo(cfg->bind, port, &hints, &res)) != 0) {
+		snprintf(err, err_cap, "option --bind: '%s': %s", cfg->bind, gai_strerror(rc));
+		errno = EINVAL;
+		goto fail;
+	}
+	l->lfd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    res->ai_protocol);
+	if (l->lfd < 0 ||
+	    setsockopt(l->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(l->lfd, res->ai_addr, res->ai_addrlen) < 0 ||
+	    listen(l->lfd, 64) < 0) {
+		e = errno;
+		snprintf(err, err_cap, "cannot listen on %s:%d: %s", cfg->bind, cfg->port,
+		    strerror(e));
+		errno = e;
+		goto fail;
+	}
+	if (getsockname(l->lfd, (struct sockaddr *)&ss, &sslen) == 0)
+		l->port = ntohs(ss.ss_family == AF_INET6 ?
+		    ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port);
+	if ((l->efd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		e = errno;
+		snprintf(err, err_cap, "epoll_create1: %s", strerror(e));
+		errno = e;
+		goto fail;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL;     /* NULL marks the listening socket */
+	if (epoll_ctl(l->efd, EPOLL_CTL_ADD, l->lfd, &ev) < 0) {
+		e = errno;
+		snprintf(err, err_cap, "epoll_ctl: %s", strerror(e));
+		errno = e;
+		goto fail;
+	}
+	freeaddrinfo(res);
+	return l;
+fail:
+	e = errno;
+	if (res != NULL)
+		freeaddrinfo(res);
+	listener_free(l);
+	errno = e;
+	return NULL;
+}
+
+int
+listener_port(const struct listener *l)
+{
+	return l->port;
+}
+
+int
+listener_clients(const struct listener *l)
+{
+	return l->nclients;
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	for (int i = 0; i < l->cfg.max_clients; i++) {
+		if (l->clients[i].fd >= 0)
+			close(l->clients[i].fd);
+		free(l->clients[i].buf);
+	}
+	if (l->efd >= 0)
+		close(l->efd);
+	if (l->lfd >= 0)
+		close(l->lfd);
+	free(l->clients);
+	free(l);
+}

@@ -1,0 +1,49 @@
+/*
+ * listener.h: the sink's plain TCP listener (--mode socket). One epoll loop
+ * on the main thread serves many sensors; each connection's bytes are
+ * reassembled into lines and every line is handed to the same validate ->
+ * dedup -> writer path as an MQTT message. Hostile peers are contained: a
+ * line over the payload limit, a client idle for too long and a connection
+ * beyond the client limit are each closed with a log line, without
+ * disturbing anyone else and without unbounded buffering.
+ */
+#ifndef LISTENER_H
+#define LISTENER_H
+
+#include <stddef.h>
+
+struct listener_cfg {
+	const char *bind;           /* address to listen on, e.g. "0.0.0.0" */
+	int         port;
+	int         max_clients;    /* concurrent connections */
+	int         idle_ms;        /* drop a client silent this long; 0: never */
+	size_t      max_line;       /* bytes per line, without the newline */
+	/* One complete line (no newline, no trailing CR), peer "addr:port".
+	 * Return 0 to go on, non-zero to close this client. */
+	int (*on_line)(void *ctx, const char *peer, const char *line, size_t len);
+	void       *ctx;
+};
+
+struct listener;
+
+/* Bind and listen. NULL with errno set and a message in err. */
+struct listener *listener_open(const struct listener_cfg *cfg, char *err,
+                               size_t err_cap);
+/* The port actually bound (useful with port 0). */
+int listener_port(const struct listener *l);
+/* Wait up to timeout_ms for events and handle them. The number of events
+ * handled, or -errno. */
+int listener_run(struct listener *l, int timeout_ms);
+/*
+ * Orderly end: stop accepting, send every client a FIN, and go on reading
+ * until each has closed its side (a pitemp-sensor closes as soon as it sees
+ * the FIN), for at most timeout_ms. So every line a sensor wrote before it
+ * knew the sink was going is read and stored, not acknowledged by TCP and
+ * then thrown away. 0, or -ETIMEDOUT with clients still open.
+ */
+int listener_drain(struct listener *l, int timeout_ms);
+/* Connections open now. */
+int listener_clients(const struct listener *l);
+void listener_free(struct listener *l); /* accepts NULL; closes everything */
+
+#endif

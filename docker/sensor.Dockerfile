@@ -1,0 +1,41 @@
+# sensor.Dockerfile: pitemp-sensor (simulated TMP36 by default; --source
+# selects an ADC), built from this repository in two stages:
+#   build    build-essential + the -dev packages; runs `make all` (not
+#            `make deps`, which installs the whole test tool chain)
+#   runtime  bookworm-slim + the runtime libraries only, non-root user
+#
+# The build stage is word for word the same in sensor.Dockerfile and
+# sink.Dockerfile, so the second image reuses the first one's cached layers.
+# Build context: the repository top (see docker/compose.yaml).
+
+FROM debian:bookworm-slim AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential pkg-config libpaho-mqtt-dev libcjson-dev libgpiod-dev \
+      libssl-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Only what `make all` reads, so edits to tests or docs keep the cache.
+COPY Makefile config.mk ./
+COPY lib/ lib/
+COPY sensor/ sensor/
+COPY sink/ sink/
+RUN make -j"$(nproc)" all
+
+FROM debian:bookworm-slim AS runtime
+# libpaho-mqtt1.3: paho.mqtt.c (libpaho-mqtt3as, async + TLS);
+# libcjson1: the codec; libgpiod2: libgpiod v1.6 for GPIO lines on a Pi;
+# libssl3: lib/tls.c calls OpenSSL itself (paho depends on it anyway).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libpaho-mqtt1.3 libcjson1 libgpiod2 libssl3 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin pitemp
+COPY --from=build /src/build/bin/pitemp-sensor /usr/local/bin/pitemp-sensor
+# Fail the build, not the rig, when the program needs a library that the
+# list above lacks.
+RUN ! ldd /usr/local/bin/pitemp-sensor | grep 'not found'
+USER pitemp
+ENTRYPOINT ["pitemp-sensor"]
+CMD ["--host", "broker"]

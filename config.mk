@@ -23,11 +23,13 @@ CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/
 CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 # Debian's paho 1.3.x ships no .pc file; the "as" flavour is async + TLS.
 PAHO_LIBS    := -lpaho-mqtt3as
+# lib/tls.c (the TLS failure probe) uses OpenSSL directly; paho links it anyway.
+TLS_LIBS     := -lssl -lcrypto
 
 CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 -Isensor -Isink -DPITEMP_VERSION='"$(VERSION)"' -Ilib $(CJSON_CFLAGS)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARNINGS) -pthread
 LDFLAGS  += -pthread
-LDLIBS   += $(PAHO_LIBS) $(CJSON_LIBS) -lm
+LDLIBS   += $(PAHO_LIBS) $(TLS_LIBS) $(CJSON_LIBS) -lgpiod -lm
 
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -9,6 +9,7 @@
  */
 #include "pt_mqtt.h"
 #include "pt_time.h"
+#include "pt_tls.h"
 
 #include <MQTTAsync.h>
 
@@ -22,6 +23,7 @@
 
 #define RETRY_MIN_MS    500
 #define RETRY_MAX_MS    10000
+#define PROBE_MS        3000    /* bound of one TLS diagnosis (diagnose()) */
 
 struct pt_mqtt {
 	struct pt_mqtt_cfg          cfg;
@@ -133,7 +135,11 @@ enqueue(struct pt_mqtt *m, const char *topic, const void *payload, size_t len,
 	if (user)
 		m->c.published--;
 	pthread_mutex_unlock(&m->lock);
-	return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ? -ENOBUFS : -EIO;
+	/* No free message id (65,535 in flight or queued) is a full buffer
+	 * too: retry later. paho allocates ids itself and reuses them once
+	 * acknowledged, so ids wrap without limit over a long run. */
+	return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
+	    rc == MQTTASYNC_NO_MORE_MSGIDS ? -ENOBUFS : -EIO;
 }
 
 static void
@@ -224,13 +230,66 @@ refusal(int code)
 	}
 }
 
+/*
+ * paho's thread, after a failed connect that was not a CONNACK refusal.
+ * paho 1.3 reports every failed TLS connection like a refused TCP one
+ * (code -1 "TCP/TLS connect failure"; a host name mismatch comes without
+ * any OpenSSL error), and a broker that drops the connection after our
+ * CONNECT (a plain client on a TLS port) as -1 "TCP connect completion
+ * failure". So ask the TLS probe (lib/tls.c) what it was. Returns 1 when
+ * retrying cannot help (why says the reason), 0 otherwise (why may hold a
+ * better description of the network error). The probe blocks this thread
+ * for at most PROBE_MS; the client is not connected, so nothing waits.
+ */
+static int
+diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
+         size_t cap)
+{
+	const char *pm = r != NULL ? r->message : NULL;
+	int rc;
+
+	why[0] = '\0';
+	if (r == NULL || r->code != MQTTASYNC_FAILURE ||
+	    (pm != NULL && strstr(pm, "timeout") != NULL))
+		return 0;
+	if (m->cafile != NULL) {
+		rc = pt_tls_probe(m->host, m->cfg.port, m->cafile, m->cert, m->key,
+		    !m->cfg.insecure, PROBE_MS, why, cap);
+		if (rc == -EACCES && strstr(why, "certificate not accepted") != NULL) {
+			size_t n = strlen(why);
+
+			if (strstr(why, "mismatch") != NULL)
+				snprintf(why + n, cap - n,
+				    " (the certificate does not name %s)", m->host);
+			else
+				snprintf(why + n, cap - n,
+				    " (is %s the CA that signed the broker's certificate?)",
+				    m->cafile);
+		}
+		return rc == -EACCES || rc == -EPROTO || rc == -EINVAL;
+	}
+	if (pm == NULL || strstr(pm, "completion") == NULL)
+		return 0;
+	/* Plain MQTT, and the broker hung up on our CONNECT: a TLS port? */
+	rc = pt_tls_probe(m->host, m->cfg.port, NULL, NULL, NULL, 0, PROBE_MS,
+	    why, cap);
+	if (rc == 0 || rc == -EACCES) {
+		snprintf(why, cap, "the port expects TLS (use --cafile)");
+		return 1;
+	}
+	why[0] = '\0';
+	return 0;
+}
+
 static void
 conn_fail(void *context, MQTTAsync_failureData *r)
 {
 	struct pt_mqtt *m = context;
 	const char *why = r ? refusal(r->code) : NULL;
-	char msg[300];
+	char msg[600], tls[400] = "";
 
+	if (why == NULL && diagnose(m, r, tls, sizeof(tls)))
+		why = tls;
 	if (why != NULL) {
 		snprintf(msg, sizeof(msg), "connection refused by %s:%d: %s", m->host,
 		    m->cfg.port, why);
@@ -247,6 +306,11 @@ conn_fail(void *context, MQTTAsync_failureData *r)
 		m->retry_ms = m->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : m->retry_ms * 2;
 	}
 	pthread_mutex_unlock(&m->lock);
+	if (tls[0] != '\0') {   /* the probe's account of the network error */
+		snprintf(msg, sizeof(msg), "%s", tls);
+		event(m, PT_MQTT_CONNECT_FAILED, msg);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s", m->host,
 	    m->cfg.port, r && r->message ? r->message :
 	    r && r->code == 3 ? "server unavailable" :
@@ -318,9 +382,14 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 	co.MQTTVersion = MQTTVERSION_3_1_1;
 	co.deleteOldestMessages = 0;
 	co.restoreMessages = 1;
+	/* persistQoS0 defaults to 1 with file persistence: keep QoS 0 out. */
 	co.persistQoS0 = 0;
+	/* cfg->persist_dir: paho's file persistence (see pt_mqtt.h). paho
+	 * stores its files under persist_dir/<client id>-<host>-<port>/. */
 	rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
-	    MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
+	    cfg->persist_dir != NULL ? MQTTCLIENT_PERSISTENCE_DEFAULT :
+	    MQTTCLIENT_PERSISTENCE_NONE,
+	    (void *)(uintptr_t)cfg->persist_dir, &co);
 	if (rc != MQTTASYNC_SUCCESS) {
 		errno = EINVAL;
 		goto fail_sync;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { K_STR, K_U64, K_QOS, K_PORT, K_DOUBLE, K_FLAG, K_MODE, K_CONFIG,
+enum kind { K_STR, K_U64, K_INT, K_QOS, K_PORT, K_DOUBLE, K_FLAG, K_MODE, K_CONFIG,
             K_HELP, K_VERSION };
 
 struct opt {
@@ -39,7 +39,7 @@ static const struct opt table[] = {
 	{ "host", 'h', K_STR, BOTH, OFF(host), 0, 0, "H", "broker host (default localhost)" },
 	{ "port", 'p', K_PORT, BOTH, OFF(port), 0, 0, "P", "port (1883; 8883 with --cafile; 50007 in socket mode)" },
 	{ "bind", 0, K_STR, SNK, OFF(bind), 0, 0, "ADDR", "socket mode: listen address (default 0.0.0.0)" },
-	{ "source", 's', K_STR, SEN, OFF(source), 0, 0, "SPEC", "sim[:SEED] | replay:FILE (default sim)" },
+	{ "source", 's', K_STR, SEN, OFF(source), 0, 0, "SPEC", "sim[:SEED] | replay:FILE | mcp3008:DEV:CH | iio:DEV:CH | ads1115:DEV:ADDR:CH (default sim)" },
 	{ "rate", 'r', K_DOUBLE, SEN, OFF(rate), 0, 100000, "HZ", "samples per second (default 100; 0 = as fast as acknowledged)" },
 	{ "count", 'c', K_U64, BOTH, OFF(count), 0, 0, "N", NULL },
 	{ "device", 'd', K_STR, SEN, OFF(device), 0, 0, "NAME", "device name (default the host name)" },
@@ -50,11 +50,16 @@ static const struct opt table[] = {
 	{ "output", 'o', K_STR, SNK, OFF(output), 0, 0, "FILE", "output file, - for stdout (default readings.txt)" },
 	{ "format", 'f', K_STR, SNK, OFF(format), 0, 0, "text|csv|jsonl", "output format (default text)" },
 	{ "timeout", 'T', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
+	{ "max-clients", 0, K_INT, SNK, OFF(max_clients), 1, 10000, "N", "socket mode: connections served at once (default 64)" },
+	{ "idle-timeout", 0, K_DOUBLE, SNK, OFF(idle_timeout), 0, 1e6, "S", "socket mode: drop a client silent for S seconds (default 60; 0 = never)" },
 	{ "username", 'u', K_STR, BOTH, OFF(username), 0, 0, "U", "MQTT user name" },
 	{ "password-file", 0, K_STR, BOTH, OFF(password_file), 0, 0, "F", "file holding the MQTT password" },
 	{ "cafile", 0, K_STR, BOTH, OFF(cafile), 0, 0, "F", "CA certificate: use TLS" },
 	{ "cert", 0, K_STR, BOTH, OFF(cert), 0, 0, "F", "client certificate" },
 	{ "key", 0, K_STR, BOTH, OFF(key), 0, 0, "F", "client key" },
+	{ "insecure", 0, K_FLAG, BOTH, OFF(insecure), 0, 0, NULL, "TLS: do not check that the server certificate names --host" },
+	{ "led", 0, K_STR, SEN, OFF(led), 0, 0, "CHIP:LINE", "status LED GPIO line, or a line name like GPIO17" },
+	{ "drdy", 0, K_STR, SEN, OFF(drdy), 0, 0, "CHIP:LINE", "ADS1115 ALERT/RDY GPIO line: read on its falling edge" },
 	{ "config", 0, K_CONFIG, BOTH, 0, 0, 0, "F", "read options from F (command line wins)" },
 	{ "verbose", 'v', K_FLAG, BOTH, OFF(verbose), 0, 0, NULL, "debug logging" },
 	{ "version", 'V', K_VERSION, BOTH, 0, 0, 0, NULL, "print the version and exit" },
@@ -145,6 +150,14 @@ set_opt(struct pt_opts *o, const struct opt *op, const char *val,
 			return -EINVAL;
 		}
 		*(uint64_t *)(void *)(base + op->off) = u;
+		return 0;
+	case K_INT:
+		if (pt_parse_u64(val, (uint64_t)op->min, (uint64_t)op->max, &u) < 0) {
+			snprintf(err, cap, "option --%s: '%s' is not a whole number in %g..%g",
+			    op->name, val, op->min, op->max);
+			return -EINVAL;
+		}
+		*(int *)(void *)(base + op->off) = (int)u;
 		return 0;
 	case K_QOS:
 		if (pt_parse_u64(val, 0, 2, &u) < 0) {
@@ -276,6 +289,8 @@ set_defaults(struct pt_opts *o, enum pt_prog prog, char *err, size_t cap)
 	o->rate = 100.0;
 	o->qos = 1;
 	o->count = (prog == PT_PROG_SINK) ? 100 : 0;
+	o->max_clients = 64;
+	o->idle_timeout = 60;
 	if ((o->host = strdup("localhost")) == NULL)
 		goto nomem;
 	return 0;
@@ -430,6 +445,8 @@ pt_opts_free(struct pt_opts *o)
 	free(o->cafile);
 	free(o->cert);
 	free(o->key);
+	free(o->led);
+	free(o->drdy);
 	memset(o, 0, sizeof(*o));
 }
 

@@ -36,17 +36,30 @@ struct pt_mqtt_cfg {
 	const char *sub_filter;         /* NULL: no subscription */
 	int         sub_qos;
 	int         max_buffered;       /* publishes queued inside paho; 0: 100 */
+	/* NULL: no client persistence. Else a directory for paho's file
+	 * persistence (created if missing): messages paho received and
+	 * acknowledged but on_message declined (returned non-zero), and
+	 * unacknowledged outgoing ones, survive a process exit or SIGKILL and
+	 * are delivered again by the next client with the same id, host and
+	 * port. paho acknowledges a QoS 1 message before on_message runs, so
+	 * without it a declined message is lost when the process exits. Only
+	 * meaningful with clean_session 0 (a clean session clears it). */
+	const char *persist_dir;
 	const char *username;
 	const char *password;
 	const char *cafile;             /* non-NULL: TLS */
 	const char *cert;
 	const char *key;
-	int         insecure;           /* TLS without host name verification */
+	int         insecure;           /* TLS without host name verification
+	                                 * (the chain to cafile is still checked) */
 	void       *ctx;
 	/* Paho's thread. Must not block for long. */
 	void (*on_event)(void *ctx, enum pt_mqtt_event ev, const char *detail);
-	/* Paho's thread. Return 0 when the message was handled (it is then
-	 * acknowledged), non-zero to have it delivered again later. */
+	/* Paho's thread. Return 0 when the message was handled, non-zero to
+	 * have it delivered again later (paho keeps it queued, and with
+	 * persist_dir also across a restart). Note: paho 1.3 sends a QoS 1
+	 * PUBACK *before* calling this (QoS 2: PUBCOMP after), so the broker
+	 * forgets a QoS 1 message as this starts; store it first thing. */
 	int  (*on_message)(void *ctx, const char *topic, const void *payload,
 	                   size_t len);
 };
@@ -71,7 +84,9 @@ int pt_mqtt_start(struct pt_mqtt *m);
 /* Call now and then from the owner's thread (every 100 ms or sooner): it
  * retries a first connection that failed. Returns 0, or -ECONNREFUSED once
  * the broker refused the connection for good (bad credentials, not
- * authorised). */
+ * authorised; with TLS also: server certificate not accepted -- unknown CA,
+ * host name mismatch --, client certificate rejected, port not speaking
+ * TLS; without TLS: the port expects TLS). Network errors are retried. */
 int pt_mqtt_poll(struct pt_mqtt *m);
 
 /*

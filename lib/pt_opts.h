@@ -35,12 +35,17 @@ struct pt_opts {
 	char    *output;        /* sink, default "readings.txt" */
 	char    *format;        /* sink, default "text" */
 	double   timeout;       /* sink, seconds, 0 = none */
+	int      max_clients;   /* sink socket mode, default 64 */
+	double   idle_timeout;  /* sink socket mode, seconds, default 60; 0 = never */
 	char    *username;
 	char    *password_file;
 	char    *cafile;
 	char    *cert;
 	char    *key;
+	int      insecure;      /* TLS without the server host name check */
 	int      verbose;
+	char    *led;           /* sensor: status LED line (CHIP:LINE or name), NULL = none */
+	char    *drdy;          /* sensor: ADS1115 ALERT/RDY line, NULL = timer only */
 };
 
 enum {

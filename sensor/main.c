@@ -2,9 +2,10 @@
  * pitemp-sensor: samples a TMP36 (or a stand-in source) on absolute
  * deadlines and publishes one JSON reading per sample.
  *
- * Data flow: source -> pacer -> reading -> codec -> transport. main() owns
- * the loop, the signals and the exit status. paho's thread only touches the
- * counters inside lib/mqtt.c and calls on_event(), which only logs.
+ * Data flow: source -> pacer -> reading -> codec -> transport (MQTT or a
+ * plain socket, behind struct transport_ops). main() owns the loop, the
+ * signals and the exit status; everything here runs on the main thread
+ * (paho's thread stays inside lib/mqtt.c and transport_mqtt.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -18,12 +19,15 @@
 
 #include "pt_codec.h"
 #include "pt_log.h"
-#include "pt_mqtt.h"
 #include "pt_opts.h"
 #include "pt_pacer.h"
 #include "pt_time.h"
 #include "pt_tmp36.h"
 #include "source.h"
+#include "hw.h"
+#include "pt_notify.h"
+#include "report.h"
+#include "transport.h"
 
 #define EXIT_USAGE      2
 #define BUFFER_SECONDS  60      /* readings paho may hold while the broker is away */
@@ -34,14 +38,17 @@ static volatile sig_atomic_t stop;
 struct sensor_ctx {
 	struct pt_opts   opts;
 	struct source   *src;
-	struct pt_mqtt  *mqtt;
-	char             status_topic[256];
+	struct transport *tr;
+	size_t           buffer;        /* readings held while disconnected */
 	char             boot[PT_BOOT_LEN + 1];
 	uint64_t         seq;           /* next sample's seq */
 	uint64_t         handed;        /* readings handed to the transport */
 	uint64_t         read_errors;
 	uint64_t         out_of_range;
 	uint64_t         dropped;       /* buffer full: counted and logged */
+	struct report    report;        /* counters on stderr every 10 s */
+	struct hw       *hw;            /* --led, --drdy (no-ops without) */
+	struct pt_notify_wd wd;         /* systemd watchdog pings */
 };
 
 static void
@@ -49,32 +56,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-/* paho's thread: log only. */
-static void
-on_event(void *ctx, enum pt_mqtt_event ev, const char *detail)
-{
-	(void)ctx;
-	switch (ev) {
-	case PT_MQTT_CONNECTED:
-		pt_log_info("connected to %s", detail);
-		break;
-	case PT_MQTT_LOST:
-		pt_log_warnx("connection lost: %s; reconnecting, readings are buffered",
-		    detail);
-		break;
-	case PT_MQTT_CONNECT_FAILED:
-		pt_log_warnx("%s; retrying", detail);
-		break;
-	case PT_MQTT_REFUSED:
-		pt_log_errx("%s", detail);
-		break;
-	case PT_MQTT_SUBSCRIBED:
-	case PT_MQTT_ERROR:
-		pt_log_warnx("%s", detail);
-		break;
-	}
 }
 
 static int
@@ -146,37 +127,38 @@ publish_sample(struct sensor_ctx *c, const struct source_sample *s, int64_t ts_u
 		return len;
 	}
 	for (;;) {
-		rc = pt_mqtt_publish(c->mqtt, c->opts.topic, payload, (size_t)len,
-		    c->opts.qos, 0);
+		rc = c->tr->ops->publish(c->tr, payload, (size_t)len);
 		if (rc != -ENOBUFS || c->opts.rate > 0 || stop)
 			break;
-		/* --rate 0: go as fast as the broker acknowledges. */
+		/* --rate 0: go as fast as the far end acknowledges. */
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
-		if (pt_mqtt_poll(c->mqtt) == -ECONNREFUSED)
+		if (c->tr->ops->poll(c->tr) == -ECONNREFUSED)
 			return -ECONNREFUSED;
 	}
 	if (rc == -ENOBUFS) {
 		c->dropped++;
 		if ((c->dropped & (c->dropped - 1)) == 0)  /* 1, 2, 4, 8 ... */
-			pt_log_warnx("buffer full (%d readings): reading %llu dropped, "
-			    "%llu dropped so far", (int)(c->opts.rate * BUFFER_SECONDS),
+			pt_log_warnx("buffer full (%zu readings): reading %llu dropped, "
+			    "%llu dropped so far", c->buffer,
 			    (unsigned long long)c->seq, (unsigned long long)c->dropped);
 		return rc;
 	}
 	if (rc < 0)
 		pt_log_errx("publish of reading %llu failed", (unsigned long long)c->seq);
-	else
+	else {
 		c->handed++;
+		hw_on_publish(c->hw);
+	}
 	return rc;
 }
 
 static void
 summary(struct sensor_ctx *c)
 {
-	struct pt_mqtt_counters k;
+	struct transport_counters k;
 
-	pt_mqtt_counters(c->mqtt, &k);
+	c->tr->ops->counters(c->tr, &k);
 	pt_log_info("samples=%llu published=%llu delivered=%llu failed=%llu "
 	    "dropped=%llu read_errors=%llu out_of_range=%llu connects=%llu",
 	    (unsigned long long)c->seq, (unsigned long long)k.published,
@@ -212,6 +194,7 @@ run(struct sensor_ctx *c)
 {
 	struct pt_pacer pacer;
 	struct source_sample s;
+	struct transport_counters k;
 	char err[256];
 	int rc;
 
@@ -222,10 +205,14 @@ run(struct sensor_ctx *c)
 	/* --count counts readings handed over: a skipped sample still uses a
 	 * seq (the sink sees the gap) but not a place among the N. */
 	while (!stop && (c->opts.count == 0 || c->handed < c->opts.count)) {
-		if ((rc = pt_pacer_wait(&pacer)) == -EINTR)
+		if ((rc = hw_wait_sample(c->hw, &pacer)) == -EINTR)
 			continue;
-		if (pt_mqtt_poll(c->mqtt) == -ECONNREFUSED)
+		if (c->tr->ops->poll(c->tr) == -ECONNREFUSED)
 			return 1;
+		c->tr->ops->counters(c->tr, &k);
+		hw_on_connect(c->hw, k.connected);
+		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
+		report_tick(&c->report, c->tr, c->dropped, 0);
 		int64_t ts = sample_time(&pacer);
 		rc = source_read(c->src, &s, err, sizeof(err));
 		if (rc == -ENODATA) {
@@ -252,10 +239,11 @@ run(struct sensor_ctx *c)
 static int
 drain(struct sensor_ctx *c)
 {
-	while (pt_mqtt_flush(c->mqtt, 100) == -ETIMEDOUT) {
+	while (c->tr->ops->flush(c->tr, 100) == -ETIMEDOUT) {
 		if (stop)
 			return -EINTR;
-		if (pt_mqtt_poll(c->mqtt) == -ECONNREFUSED)
+		report_tick(&c->report, c->tr, c->dropped, 0);
+		if (c->tr->ops->poll(c->tr) == -ECONNREFUSED)
 			return -ECONNREFUSED;
 	}
 	return 0;
@@ -265,8 +253,8 @@ int
 main(int argc, char **argv)
 {
 	struct sensor_ctx c;
-	struct pt_mqtt_cfg cfg;
-	struct pt_mqtt_counters k;
+	struct transport_cfg tc;
+	struct transport_counters k;
 	char err[512], *password = NULL;
 	int rc, status = 1;
 
@@ -289,20 +277,23 @@ main(int argc, char **argv)
 		goto out;
 	}
 	pt_log_init("pitemp-sensor", c.opts.verbose);
+	if (c.opts.insecure)
+		pt_log_warnx("--insecure: the broker's TLS certificate is not checked "
+		    "against --host %s (host name verification off)", c.opts.host);
 	if (!valid_device(c.opts.device)) {
 		pt_log_errx("option --device: '%s' must be 1-64 of A-Z a-z 0-9 . _ -",
 		    c.opts.device);
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (c.opts.mode != PT_MODE_MQTT) {
-		pt_log_errx("option --mode: socket mode is not built yet");
-		status = EXIT_USAGE;
-		goto out;
-	}
 	if ((c.src = source_open(c.opts.source, err, sizeof(err))) == NULL) {
 		pt_log_errx("option --source: %s", err);
 		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((c.hw = hw_open(&c.opts, err, sizeof(err))) == NULL) {
+		pt_log_errx("%s", err);
+		status = errno == EINVAL || errno == ENOENT ? EXIT_USAGE : 1;
 		goto out;
 	}
 	if (pt_opts_password(&c.opts, &password, err, sizeof(err)) < 0) {
@@ -316,53 +307,61 @@ main(int argc, char **argv)
 	}
 	install_signals();
 
-	snprintf(c.status_topic, sizeof(c.status_topic), "pitemp/%s/status",
-	    c.opts.device);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.host = c.opts.host;
-	cfg.port = c.opts.port;
-	cfg.client_id = c.opts.id;
-	/* A persistent session keeps unacknowledged QoS 1/2 readings across a
-	 * reconnect: paho re-sends them with DUP set. */
-	cfg.clean_session = 0;
-	cfg.status_topic = c.status_topic;
-	cfg.max_buffered = c.opts.rate > 0 ? (int)(c.opts.rate * BUFFER_SECONDS) : 1000;
-	cfg.username = c.opts.username;
-	cfg.password = password;
-	cfg.cafile = c.opts.cafile;
-	cfg.cert = c.opts.cert;
-	cfg.key = c.opts.key;
-	cfg.on_event = on_event;
-	cfg.ctx = &c;
-	if ((c.mqtt = pt_mqtt_new(&cfg)) == NULL) {
-		pt_log_err("cannot create the MQTT client for %s:%d", cfg.host, cfg.port);
+	/* The same bound in both modes: BUFFER_SECONDS of readings. */
+	c.buffer = c.opts.rate > 0 ? (size_t)(c.opts.rate * BUFFER_SECONDS) : 1000;
+	if (c.buffer < 100)
+		c.buffer = 100;
+	memset(&tc, 0, sizeof(tc));
+	tc.opts = &c.opts;
+	tc.password = password;
+	tc.buffer = c.buffer;
+	c.tr = c.opts.mode == PT_MODE_SOCKET ?
+	    transport_socket_new(&tc, err, sizeof(err)) :
+	    transport_mqtt_new(&tc, err, sizeof(err));
+	if (c.tr == NULL) {
+		pt_log_errx("%s", err);
 		goto out;
 	}
-	pt_log_info("device %s boot %s: %s at %g Hz to %s:%d topic %s qos %d",
-	    c.opts.device, c.boot, source_name(c.src), c.opts.rate, c.opts.host,
-	    c.opts.port, c.opts.topic, c.opts.qos);
-	if (pt_mqtt_start(c.mqtt) < 0) {
-		pt_log_errx("cannot start connecting to %s:%d", cfg.host, cfg.port);
+	if (c.opts.mode == PT_MODE_SOCKET)
+		pt_log_info("device %s boot %s: %s at %g Hz to %s:%d (socket)",
+		    c.opts.device, c.boot, source_name(c.src), c.opts.rate,
+		    c.opts.host, c.opts.port);
+	else
+		pt_log_info("device %s boot %s: %s at %g Hz to %s:%d topic %s qos %d",
+		    c.opts.device, c.boot, source_name(c.src), c.opts.rate,
+		    c.opts.host, c.opts.port, c.opts.topic, c.opts.qos);
+	if (c.tr->ops->start(c.tr) < 0) {
+		pt_log_errx("cannot start connecting to %s:%d", c.opts.host, c.opts.port);
 		goto out;
 	}
+	/* systemd (Type=notify): up once the source is open and the transport
+	 * started; the broker may come later, readings are buffered. */
+	pt_notify_wd_init(&c.wd);
+	(void)pt_notify_ready();
+	(void)pt_notify_status("%s at %g Hz to %s:%d", source_name(c.src),
+	    c.opts.rate, c.opts.host, c.opts.port);
 
+	report_init(&c.report, REPORT_EVERY_S);
 	status = run(&c);
+	(void)pt_notify_stopping();
 	if (status == 0 && c.opts.count != 0 && !stop) {
 		rc = drain(&c);
 		if (rc == -ECONNREFUSED)
 			status = 1;
 	}
-	pt_mqtt_counters(c.mqtt, &k);
-	if (!k.refused && pt_mqtt_stop(c.mqtt, STOP_FLUSH_MS) < 0) {
-		pt_mqtt_counters(c.mqtt, &k);
+	if (c.tr->ops->stop(c.tr, STOP_FLUSH_MS) < 0) {
+		c.tr->ops->counters(c.tr, &k);
 		pt_log_warnx("%llu readings were not acknowledged before exit",
 		    (unsigned long long)(k.published - k.delivered - k.failed));
 		if (c.opts.count != 0 && !stop)
 			status = 1;
 	}
+	report_tick(&c.report, c.tr, c.dropped, 1);
 	summary(&c);
 out:
-	pt_mqtt_free(c.mqtt);
+	if (c.tr != NULL)
+		c.tr->ops->free(c.tr);
+	hw_close(c.hw);
 	source_close(c.src);
 	free(password);
 	pt_opts_free(&c.opts);

@@ -2,11 +2,15 @@
  * pitemp-sink: receives readings, validates each, stores each (device, boot,
  * seq) once, and writes them to a file.
  *
- * Data flow: transport -> codec + validate -> dedup -> writer. main() owns
- * the exit status and waits; the work happens in on_message(), on paho's
- * thread, so that a reading is on disk before paho acknowledges it (QoS 1:
- * a crash can then repeat a reading, which dedup absorbs, but never lose
- * one). ctx->lock guards everything on_message touches.
+ * Data flow: transport -> codec + validate -> dedup -> writer, one path
+ * (handle_payload) for both transports. In MQTT mode it runs on paho's
+ * thread inside the message callback and writes (and, as a logger, fsyncs)
+ * the line before returning. paho 1.3 sends a QoS 1 PUBACK just before it
+ * queues the message for this callback, so a kill -9 in those microseconds
+ * can lose one reading (the sink reports it as a gap on the next one); a
+ * crash after the write can only repeat a reading, which dedup and the
+ * file-tail recovery (recover.c) absorb. In socket mode it runs on the
+ * main thread from the listener's loop. ctx->lock guards all it touches.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,10 +21,13 @@
 #include <time.h>
 
 #include "dedup.h"
+#include "listener.h"
+#include "recover.h"
 #include "pt_codec.h"
 #include "pt_log.h"
 #include "pt_mqtt.h"
 #include "pt_opts.h"
+#include "pt_notify.h"
 #include "pt_time.h"
 #include "stats.h"
 #include "writer.h"
@@ -36,6 +43,8 @@ struct sink_ctx {
 	enum writer_format  fmt;
 	pthread_mutex_t     lock;       /* guards all below */
 	struct dedup       *dedup;
+	struct recover     *recover;    /* --count 0: the output's tail (text) */
+	char               *state_dir;  /* paho's file persistence, or NULL */
 	struct writer      *writer;
 	struct stats        st;
 	int                 done;       /* --count N reached */
@@ -129,13 +138,14 @@ printable(const char *in, char *out, size_t cap)
 }
 
 /*
- * One message from the transport. Returns 0 when handled (acknowledge it),
- * non-zero to leave it unacknowledged (redelivered later).
+ * One payload from either transport; topic is NULL in socket mode, where
+ * from names the peer. Returns 0 when handled (acknowledge it), non-zero to
+ * leave it unacknowledged (redelivered later).
  */
 static int
-on_message(void *vctx, const char *topic, const void *payload, size_t len)
+handle_payload(struct sink_ctx *c, const char *topic, const char *from,
+               const void *payload, size_t len)
 {
-	struct sink_ctx *c = vctx;
 	struct pt_reading r;
 	char why[256], where[200];
 	int64_t gap = 0, recv_us;
@@ -149,20 +159,20 @@ on_message(void *vctx, const char *topic, const void *payload, size_t len)
 		keep = c->opts.persistent || c->opts.count == 0;
 		goto out;
 	}
+	printable(topic != NULL ? topic : from, where, sizeof(where));
 	if (pt_codec_decode(payload, len, &r, why, sizeof(why)) < 0) {
 		c->st.invalid++;
-		printable(topic, where, sizeof(where));
-		pt_log_warnx("invalid payload on %s: %s", where, why);
+		pt_log_warnx("invalid payload %s %s: %s", topic ? "on" : "from", where, why);
 		goto out;
 	}
-	if (!topic_matches_device(topic, r.device)) {
+	if (topic != NULL && !topic_matches_device(topic, r.device)) {
 		c->st.invalid++;
-		printable(topic, where, sizeof(where));
 		pt_log_warnx("invalid payload on %s: device \"%s\" does not match the topic",
 		    where, r.device);
 		goto out;
 	}
-	if (dedup_check(c->dedup, r.device, r.boot, r.seq, &gap) == DEDUP_DUPLICATE) {
+	if (recover_seen(c->recover, &r) ||
+	    dedup_check(c->dedup, r.device, r.boot, r.seq, &gap) == DEDUP_DUPLICATE) {
 		c->st.duplicates++;
 		pt_log_debug("duplicate %s/%s/%llu dropped", r.device, r.boot,
 		    (unsigned long long)r.seq);
@@ -188,6 +198,20 @@ out:
 	return keep;
 }
 
+/* MQTT: paho's thread. */
+static int
+on_message(void *vctx, const char *topic, const void *payload, size_t len)
+{
+	return handle_payload(vctx, topic, NULL, payload, len);
+}
+
+/* Socket mode: the main thread, from listener_run(). */
+static int
+on_line(void *vctx, const char *peer, const char *line, size_t len)
+{
+	return handle_payload(vctx, NULL, peer, line, len);
+}
+
 static void
 summary(struct sink_ctx *c)
 {
@@ -199,17 +223,23 @@ summary(struct sink_ctx *c)
 	pt_log_info("%s", line);
 }
 
-/* Wait for --count, --timeout, a signal or a failure. Returns the exit status. */
+/*
+ * Wait for --count, --timeout, a signal or a failure, driving the listener
+ * in socket mode. Returns the exit status.
+ */
 static int
-wait_for_end(struct sink_ctx *c, struct pt_mqtt *m)
+wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l)
 {
 	int64_t deadline = 0;
 	struct timespec tick = { 0, 50 * 1000000L };
-	int done, failed;
+	struct pt_notify_wd wd;
+	int done, failed, rc;
 
 	if (c->opts.timeout > 0)
 		deadline = pt_time_mono_ns() + (int64_t)(c->opts.timeout * 1e9);
+	pt_notify_wd_init(&wd);
 	for (;;) {
+		(void)pt_notify_wd_tick(&wd, pt_time_mono_ns());
 		pthread_mutex_lock(&c->lock);
 		done = c->done;
 		failed = c->failed;
@@ -220,11 +250,16 @@ wait_for_end(struct sink_ctx *c, struct pt_mqtt *m)
 			return 1;
 		if (stop)
 			return c->opts.count == 0 ? 0 : 1;
-		if (pt_mqtt_poll(m) == -ECONNREFUSED)
+		if (m != NULL && pt_mqtt_poll(m) == -ECONNREFUSED)
 			return 1;
 		if (deadline != 0 && pt_time_mono_ns() >= deadline)
 			return EXIT_TIMEOUT;
-		nanosleep(&tick, NULL);
+		if (l == NULL) {
+			nanosleep(&tick, NULL);
+		} else if ((rc = listener_run(l, 50)) < 0) {
+			pt_log_errx("listener: %s", strerror(-rc));
+			return 1;
+		}
 	}
 }
 
@@ -262,12 +297,78 @@ finish_output(struct sink_ctx *c, int status)
 	return status;
 }
 
+/* Subscribe through lib/mqtt.c. NULL on failure (logged). */
+static struct pt_mqtt *
+start_mqtt(struct sink_ctx *c, const char *password)
+{
+	struct pt_mqtt_cfg cfg;
+	struct pt_mqtt *m;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = c->opts.host;
+	cfg.port = c->opts.port;
+	cfg.client_id = c->opts.id;
+	/* SPEC.md: a logger keeps a persistent session so nothing published
+	 * while it is down is lost; a --count N run starts clean unless asked. */
+	cfg.clean_session = !(c->opts.count == 0 || c->opts.persistent);
+	/* A persistent session also keeps paho's client state on disk:
+	 * messages paho acknowledged but handle_payload() declined (output
+	 * failing, or arriving while the sink stops) come back next run. */
+	if (!cfg.clean_session && (c->state_dir = recover_state_dir(c->opts.output)) != NULL)
+		cfg.persist_dir = c->state_dir;
+	cfg.sub_filter = c->opts.topic;
+	cfg.sub_qos = c->opts.qos;
+	cfg.username = c->opts.username;
+	cfg.password = password;
+	cfg.cafile = c->opts.cafile;
+	cfg.cert = c->opts.cert;
+	cfg.key = c->opts.key;
+	cfg.insecure = c->opts.insecure;
+	cfg.on_event = on_event;
+	cfg.on_message = on_message;
+	cfg.ctx = c;
+	if ((m = pt_mqtt_new(&cfg)) == NULL) {
+		pt_log_err("cannot create the MQTT client for %s:%d", cfg.host, cfg.port);
+		return NULL;
+	}
+	if (pt_mqtt_start(m) < 0) {
+		pt_log_errx("cannot start connecting to %s:%d", cfg.host, cfg.port);
+		pt_mqtt_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Listen for sensors (--mode socket). NULL on failure (logged). */
+static struct listener *
+start_listener(struct sink_ctx *c)
+{
+	struct listener_cfg lc;
+	struct listener *l;
+	char err[300];
+
+	memset(&lc, 0, sizeof(lc));
+	lc.bind = c->opts.bind;
+	lc.port = c->opts.port;
+	lc.max_clients = c->opts.max_clients;
+	lc.idle_ms = (int)(c->opts.idle_timeout * 1000.0);
+	lc.max_line = PT_PAYLOAD_MAX;
+	lc.on_line = on_line;
+	lc.ctx = c;
+	if ((l = listener_open(&lc, err, sizeof(err))) == NULL) {
+		pt_log_errx("%s", err);
+		return NULL;
+	}
+	pt_log_info("listening on %s:%d", c->opts.bind, listener_port(l));
+	return l;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sink_ctx c;
-	struct pt_mqtt_cfg cfg;
 	struct pt_mqtt *m = NULL;
+	struct listener *l = NULL;
 	char err[512], *password = NULL;
 	int rc, status = 1;
 
@@ -292,14 +393,12 @@ main(int argc, char **argv)
 		goto out;
 	}
 	pt_log_init("pitemp-sink", c.opts.verbose);
+	if (c.opts.insecure)
+		pt_log_warnx("--insecure: the broker's TLS certificate is not checked "
+		    "against --host %s (host name verification off)", c.opts.host);
 	if (writer_format_parse(c.opts.format, &c.fmt) < 0) {
 		pt_log_errx("option --format: '%s' is not text, csv or jsonl (see --help)",
 		    c.opts.format);
-		status = EXIT_USAGE;
-		goto out;
-	}
-	if (c.opts.mode != PT_MODE_MQTT) {
-		pt_log_errx("option --mode: socket mode is not built yet");
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -318,41 +417,45 @@ main(int argc, char **argv)
 		pt_log_err("cannot open %s", c.opts.output);
 		goto out;
 	}
+	if (c.opts.count == 0) {
+		struct recover_info ri;
+
+		/* Readings already in the file are not stored again when the
+		 * broker or paho delivers them a second time after a crash. */
+		if ((c.recover = recover_load(c.opts.output, c.fmt, c.dedup, &ri)) == NULL) {
+			pt_log_err("cannot read back %s", c.opts.output);
+			goto out;
+		}
+		if (ri.lines > 0 || ri.skipped > 0)
+			pt_log_info("%s: %llu readings read back for dedup (%llu lines skipped)",
+			    c.opts.output, (unsigned long long)ri.lines,
+			    (unsigned long long)ri.skipped);
+	}
 	install_signals();
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.host = c.opts.host;
-	cfg.port = c.opts.port;
-	cfg.client_id = c.opts.id;
-	/* SPEC.md: a logger keeps a persistent session so nothing published
-	 * while it is down is lost; a --count N run starts clean unless asked. */
-	cfg.clean_session = !(c.opts.count == 0 || c.opts.persistent);
-	cfg.sub_filter = c.opts.topic;
-	cfg.sub_qos = c.opts.qos;
-	cfg.username = c.opts.username;
-	cfg.password = password;
-	cfg.cafile = c.opts.cafile;
-	cfg.cert = c.opts.cert;
-	cfg.key = c.opts.key;
-	cfg.on_event = on_event;
-	cfg.on_message = on_message;
-	cfg.ctx = &c;
-	if ((m = pt_mqtt_new(&cfg)) == NULL) {
-		pt_log_err("cannot create the MQTT client for %s:%d", cfg.host, cfg.port);
+	if (c.opts.mode == PT_MODE_SOCKET)
+		l = start_listener(&c);
+	else
+		m = start_mqtt(&c, password);
+	if (l == NULL && m == NULL)
 		goto out;
-	}
-	if (pt_mqtt_start(m) < 0) {
-		pt_log_errx("cannot start connecting to %s:%d", cfg.host, cfg.port);
-		goto out;
-	}
-	status = wait_for_end(&c, m);
+	(void)pt_notify_ready();	/* systemd Type=notify */
+	status = wait_for_end(&c, m, l);
+	if (l != NULL && listener_drain(l, STOP_MS) < 0)
+		pt_log_warnx("%d client(s) still connected after %d ms; closing",
+		    listener_clients(l), STOP_MS);
+	(void)pt_notify_stopping();
 	status = finish_output(&c, status);
-	(void)pt_mqtt_stop(m, STOP_MS);
+	if (m != NULL)
+		(void)pt_mqtt_stop(m, STOP_MS);
 	summary(&c);
 out:
 	pt_mqtt_free(m);
+	listener_free(l);
 	writer_free(c.writer);
 	dedup_free(c.dedup);
+	recover_free(c.recover);
+	free(c.state_dir);
 	free(password);
 	pt_opts_free(&c.opts);
 	pthread_mutex_destroy(&c.lock);

@@ -88,6 +88,13 @@ def port_accepts(port, host="127.0.0.1"):
         return False
 
 
+def pytest_configure(config):
+    # Long tests (the 200k run, the 30 s link cut): `make asan` leaves them
+    # out with -m "not slow".
+    config.addinivalue_line(
+        "markers", "slow: long test, skipped by the sanitizer pass")
+
+
 # --------------------------------------------------------------------------
 # Per-test working directory, failure reports
 
@@ -499,3 +506,134 @@ def reading_validator():
     cls = tolerant_validator_class()
     cls.check_schema(schema)
     return cls(schema)
+
+
+# --------------------------------------------------------------------------
+# Secure broker profile (issue #5): broker-config/mosquitto.secure.conf with
+# files made by broker-config/pitemp-secure-setup.sh
+
+SECURE_CONF = REPO / "broker-config" / "mosquitto.secure.conf"
+SECURE_SETUP = REPO / "broker-config" / "pitemp-secure-setup.sh"
+SECURE_FILES = ("ca.crt", "server.crt", "server.key", "passwd", "acl")
+
+
+def secure_setup(out_dir, sans, sensors=(), sinks=(), clients=(), timeout=60):
+    """Run pitemp-secure-setup.sh into out_dir (CA, server certificate for
+    `sans`, users with random passwords in out_dir/users/NAME.password);
+    fail with its output if it fails. Returns out_dir as a Path."""
+    argv = ["sh", str(SECURE_SETUP), "-o", str(out_dir)]
+    for opt, names in (("-s", sans), ("-S", sensors), ("-K", sinks),
+                       ("-C", clients)):
+        for n in names:
+            argv += [opt, n]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout)
+    assert r.returncode == 0, \
+        f"{' '.join(argv)}: exit {r.returncode}\n{r.stdout}{r.stderr}"
+    return Path(out_dir)
+
+
+def generate_secure_broker_conf(port, tls_port, persist_dir, files_dir,
+                                out_path, bind="127.0.0.1"):
+    """A mosquitto config derived from the shipped secure profile: its
+    plain listener (1883) becomes `listener <port> <bind>`, its TLS listener
+    (8883) `listener <tls_port> <bind>`, the files under
+    /etc/mosquitto/pitemp/ are taken from files_dir, persistence goes to
+    persist_dir and the log to stderr (as generate_broker_conf does).
+    Everything else is kept as shipped."""
+    lines = SECURE_CONF.read_text().splitlines()
+    listeners = sorted(l.split()[1] for l in lines
+                       if l.split()[:1] == ["listener"])
+    assert listeners == ["1883", "8883"], \
+        f"{SECURE_CONF}: expected listeners 1883 and 8883, got {listeners}"
+    out = []
+    for line in lines:
+        words = line.split()
+        key = words[:1]
+        if key == ["listener"]:
+            p = port if words[1] == "1883" else tls_port
+            out.append(f"listener {p} {bind}")
+        elif key == ["persistence_location"]:
+            out.append(f"persistence_location {persist_dir}/")
+        elif key and key[0].startswith("log_"):
+            continue
+        else:
+            out.append(line.replace("/etc/mosquitto/pitemp/", f"{files_dir}/"))
+    out += [
+        "",
+        "# Added by tests/integration/conftest.py",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "log_type subscribe",
+        "log_type unsubscribe",
+        "connection_messages true",
+        "log_timestamp true",
+        "log_timestamp_format %H:%M:%S",
+    ]
+    Path(out_path).write_text("\n".join(out) + "\n")
+
+
+class SecureBroker(Broker):
+    """A real mosquitto with the secure profile: plain MQTT on `port`
+    (the profile's loopback listener) and MQTT over TLS on `tls_port`, both
+    on 127.0.0.1, users/ACL/certificates from `secure_dir` (the output of
+    secure_setup). The files are installed into the broker's directory the
+    way README.md ("Security") says: readable by the broker's user only."""
+
+    def __init__(self, workdir, secure_dir, port=None, tls_port=None,
+                 name="mosquitto-secure"):
+        super().__init__(workdir, port=port, name=name)
+        self.tls_port = tls_port or free_port()
+        self.files = self.dir / "etc"
+        self.files.mkdir(mode=0o700)
+        for f in SECURE_FILES:
+            shutil.copyfile(Path(secure_dir) / f, self.files / f)
+            os.chmod(self.files / f, 0o600)
+        self._give_to_broker_user()
+        generate_secure_broker_conf(self.port, self.tls_port, self.persist_dir,
+                                    self.files, self.conf)
+
+    def _give_to_broker_user(self):
+        # As root, mosquitto reads the password file after dropping to the
+        # user `mosquitto` (see make_broker_writable).
+        if os.geteuid() != 0:
+            return
+        import pwd
+        try:
+            pw = pwd.getpwnam("mosquitto")
+        except KeyError:
+            return
+        for p in [self.files] + [self.files / f for f in SECURE_FILES]:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+
+    def start(self, timeout=10):
+        super().start(timeout)
+        for _ in bounded_polls(timeout):
+            if not self.proc.running():
+                pytest.fail("mosquitto exited during startup\n"
+                            + self.proc.describe())
+            if port_accepts(self.tls_port):
+                return self
+        self.proc.kill()
+        pytest.fail(f"mosquitto not accepting TLS on port {self.tls_port} "
+                    f"within {timeout} s\n" + self.proc.describe())
+
+
+@pytest.fixture
+def secure_broker_factory(request, workdir):
+    """Make SecureBrokers (not started) from a secure_setup directory."""
+    made = []
+
+    def make(secure_dir, name="mosquitto-secure"):
+        b = SecureBroker(workdir, secure_dir, name=name)
+        made.append(b)
+        return b
+    yield make
+    for b in made:
+        b.stop()
+    if _failed(request):
+        for b in made:
+            print(b.describe())

@@ -168,7 +168,6 @@ check_connect(struct sock_transport *s)
 	}
 	s->connecting = 0;
 	s->failures = 0;
-	s->retry_ms = RETRY_MIN_MS;
 	s->c.connected = 1;
 	s->c.connects++;
 	pt_log_info("connected to %s:%d", s->host, s->port);
@@ -190,6 +189,9 @@ retire_acked(struct sock_transport *s)
 		s->count--;
 		s->sent_lines--;
 		s->c.delivered++;
+		/* Only a peer that takes readings resets the backoff: one that
+		 * accepts and hangs up (a full sink) is retried ever more slowly. */
+		s->retry_ms = RETRY_MIN_MS;
 	}
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,14 +26,32 @@ struct client {
 	char    *buf;
 	size_t   used;
 	int64_t  last_ns;           /* last byte received */
+	int64_t  close_by_ns;       /* closing: hard close at this time */
+	int      closing;           /* FIN sent: read until the peer closes */
+	int      served;            /* counted in nclients */
 	unsigned long long lines;
 };
 
+/*
+ * Slots: max_clients served ones, and as many again for connections being
+ * closed in order (refused over the limit, or at drain): those get a FIN at
+ * once and are read until they close, for at most CLOSING_MS, so the lines
+ * a sensor wrote before it saw the FIN are stored, not acknowledged by TCP
+ * and thrown away.
+ */
+#define CLOSING_MS      2000
+#define ACCEPT_PAUSE_MS 100     /* out of descriptors: stop accepting a while */
+
 struct listener {
 	struct listener_cfg cfg;
-	int                 lfd, efd, port, nclients;
+	int                 lfd, efd, port;
+	int                 nclients;       /* served (not closing) */
+	int                 nslots;         /* 2 * max_clients */
+	int                 accepting;      /* lfd is in the epoll set */
+	int64_t             resume_ns;      /* accept again from then */
 	struct client      *clients;
-	unsigned long long  refused;    /* over max_clients */
+	unsigned long long  refused;        /* over max_clients */
+	unsigned long long  hard_refused;   /* no slot at all: closed unread */
 };
 
 static void
@@ -49,7 +68,43 @@ client_close(struct listener *l, struct client *c, const char *why)
 	close(c->fd);
 	c->fd = -1;
 	c->used = 0;
-	l->nclients--;
+	if (c->served)
+		l->nclients--;
+	c->served = 0;
+	c->closing = 0;
+}
+
+/* Send a FIN and keep reading until the peer closes (or CLOSING_MS). */
+static void
+client_begin_close(struct listener *l, struct client *c)
+{
+	if (c->closing)
+		return;
+	if (c->served)
+		l->nclients--;
+	c->served = 0;
+	shutdown(c->fd, SHUT_WR);
+	c->closing = 1;
+	c->close_by_ns = pt_time_mono_ns() + (int64_t)CLOSING_MS * 1000000;
+}
+
+static void
+accept_pause(struct listener *l, int pause)
+{
+	struct epoll_event ev;
+
+	if (l->lfd < 0 || pause == !l->accepting)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL;     /* NULL marks the listening socket */
+	if (pause) {
+		epoll_ctl(l->efd, EPOLL_CTL_DEL, l->lfd, NULL);
+		l->resume_ns = pt_time_mono_ns() + (int64_t)ACCEPT_PAUSE_MS * 1000000;
+		l->accepting = 0;
+	} else if (epoll_ctl(l->efd, EPOLL_CTL_ADD, l->lfd, &ev) == 0) {
+		l->accepting = 1;
+	}
 }
 
 static void
@@ -62,43 +117,58 @@ peer_name(const struct sockaddr_storage *ss, socklen_t len, char *out, size_t ca
 	snprintf(out, cap, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
 }
 
-static void
+static struct client *
+free_slot(struct listener *l, int served)
+{
+	int from = served ? 0 : l->cfg.max_clients;
+	int to = served ? l->cfg.max_clients : l->nslots;
+
+	for (int i = from; i < to; i++)
+		if (l->clients[i].fd < 0)
+			return &l->clients[i];
+	return NULL;
+}
+
+/* Accept one connection. Returns 0, or -EAGAIN when none is pending. */
+static int
 accept_one(struct listener *l)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct epoll_event ev;
-	struct client *c = NULL;
+	struct client *c;
 	char peer[64];
-	int fd;
+	int fd, over;
 
 	fd = accept4(l->lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-		    errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* The connection stays queued; epoll would wake us at once
+			 * again and again. */
+			pt_log_warn("accept: pausing for %d ms", ACCEPT_PAUSE_MS);
+			accept_pause(l, 1);
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+		    errno != ECONNABORTED) {
 			pt_log_warn("accept");
-		return;
+		}
+		return -EAGAIN;
 	}
 	peer_name(&ss, len, peer, sizeof(peer));
-	for (int i = 0; i < l->cfg.max_clients; i++)
-		if (l->clients[i].fd < 0) {
-			c = &l->clients[i];
-			break;
-		}
-	if (c == NULL) {
-		/* Accept and close at once, so the backlog cannot fill up. */
-		l->refused++;
-		if ((l->refused & (l->refused - 1)) == 0)
-			pt_log_warnx("client %s refused: %d clients already connected "
-			    "(--max-clients); %llu refused so far", peer,
-			    l->cfg.max_clients, l->refused);
+	over = l->nclients >= l->cfg.max_clients;
+	if ((c = free_slot(l, !over)) == NULL) {
+		/* Beyond even the closing slots: a flood. Close unread. */
+		l->hard_refused++;
+		if ((l->hard_refused & (l->hard_refused - 1)) == 0)
+			pt_log_warnx("client %s refused: no slot left, closed unread; "
+			    "%llu so far", peer, l->hard_refused);
 		close(fd);
-		return;
+		return 0;
 	}
 	if (c->buf == NULL && (c->buf = malloc(l->cfg.max_line + 2)) == NULL) {
 		pt_log_warnx("client %s refused: out of memory", peer);
 		close(fd);
-		return;
+		return 0;
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLRDHUP;
@@ -106,15 +176,29 @@ accept_one(struct listener *l)
 	if (epoll_ctl(l->efd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		pt_log_warn("epoll_ctl");
 		close(fd);
-		return;
+		return 0;
 	}
 	c->fd = fd;
 	c->used = 0;
 	c->lines = 0;
+	c->closing = 0;
+	c->served = 0;
 	c->last_ns = pt_time_mono_ns();
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	if (over) {
+		/* Refused, in order: what it already sent is still stored. */
+		l->refused++;
+		if ((l->refused & (l->refused - 1)) == 0)
+			pt_log_warnx("client %s refused: %d clients already connected "
+			    "(--max-clients); %llu refused so far", peer,
+			    l->cfg.max_clients, l->refused);
+		client_begin_close(l, c);
+		return 0;
+	}
+	c->served = 1;
 	l->nclients++;
 	pt_log_info("client %s connected", c->peer);
+	return 0;
 }
 
 /* Hand every complete line in the buffer over; keep the rest. */
@@ -179,16 +263,24 @@ read_client(struct listener *l, struct client *c)
 }
 
 static void
-drop_idle(struct listener *l)
+housekeeping(struct listener *l)
 {
 	int64_t now = pt_time_mono_ns();
 
-	if (l->cfg.idle_ms <= 0)
-		return;
-	for (int i = 0; i < l->cfg.max_clients; i++) {
+	if (!l->accepting && now >= l->resume_ns)
+		accept_pause(l, 0);
+	for (int i = 0; i < l->nslots; i++) {
 		struct client *c = &l->clients[i];
 
-		if (c->fd >= 0 && now - c->last_ns > (int64_t)l->cfg.idle_ms * 1000000) {
+		if (c->fd < 0)
+			continue;
+		if (c->closing) {
+			if (now >= c->close_by_ns)
+				client_close(l, c, "did not close in time");
+			continue;
+		}
+		if (l->cfg.idle_ms > 0 &&
+		    now - c->last_ns > (int64_t)l->cfg.idle_ms * 1000000) {
 			pt_log_warnx("client %s: nothing received for %d ms (--idle-timeout); "
 			    "closing", c->peer, l->cfg.idle_ms);
 			client_close(l, c, "idle");
@@ -209,7 +301,7 @@ listener_run(struct listener *l, int timeout_ms)
 		struct client *c = evs[i].data.ptr;
 
 		if (c == NULL) {
-			accept_one(l);
+			(void)accept_one(l);
 			continue;
 		}
 		if (c->fd < 0)
@@ -217,7 +309,17 @@ listener_run(struct listener *l, int timeout_ms)
 		if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			read_client(l, c);
 	}
-	drop_idle(l);
+	housekeeping(l);
+	return n;
+}
+
+static int
+open_slots(const struct listener *l)
+{
+	int n = 0;
+
+	for (int i = 0; i < l->nslots; i++)
+		n += l->clients[i].fd >= 0;
 	return n;
 }
 
@@ -225,20 +327,48 @@ int
 listener_drain(struct listener *l, int timeout_ms)
 {
 	int64_t until = pt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
-	int rc;
+	int rc, guard = 0;
 
 	if (l->lfd >= 0) {
-		epoll_ctl(l->efd, EPOLL_CTL_DEL, l->lfd, NULL);
+		/* Connections the kernel already completed may hold data it has
+		 * acknowledged: take them in (as closing) before closing the door. */
+		while (accept_one(l) == 0 && ++guard < l->nslots)
+			;
+		accept_pause(l, 1);
 		close(l->lfd);
 		l->lfd = -1;
 	}
-	for (int i = 0; i < l->cfg.max_clients; i++)
+	for (int i = 0; i < l->nslots; i++)
 		if (l->clients[i].fd >= 0)
-			shutdown(l->clients[i].fd, SHUT_WR);
-	while (l->nclients > 0 && pt_time_mono_ns() < until)
+			client_begin_close(l, &l->clients[i]);
+	while (open_slots(l) > 0 && pt_time_mono_ns() < until)
 		if ((rc = listener_run(l, 50)) < 0)
 			return rc;
-	return l->nclients == 0 ? 0 : -ETIMEDOUT;
+	return open_slots(l) == 0 ? 0 : -ETIMEDOUT;
+}
+
+/*
+ * Every slot may hold a descriptor: make sure the process may open that
+ * many (raising the soft limit up to the hard one), or say which option
+ * asks too much, rather than spin on EMFILE later.
+ */
+static int
+check_fd_limit(int slots, char *err, size_t err_cap)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)slots + 64;   /* + output, logs, epoll, paho... */
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need) {
+		rl.rlim_cur = need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			return 0;
+	}
+	snprintf(err, err_cap, "option --max-clients: %d clients need %llu file "
+	    "descriptors, the limit is %llu (ulimit -n)", slots / 2,
+	    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+	return -EINVAL;
 }
 
 struct listener *
@@ -258,7 +388,7 @@ listener_open(const struct listener_cfg *cfg, char *err, size_t err_cap)
 		return NULL;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
-	    (l->clients = calloc((size_t)cfg->max_clients, sizeof(*l->clients))) == NULL) {
+	    (l->clients = calloc((size_t)cfg->max_clients * 2, sizeof(*l->clients))) == NULL) {
 		free(l);
 		snprintf(err, err_cap, "out of memory");
 		errno = ENOMEM;
@@ -266,8 +396,13 @@ listener_open(const struct listener_cfg *cfg, char *err, size_t err_cap)
 	}
 	l->cfg = *cfg;
 	l->lfd = l->efd = -1;
-	for (int i = 0; i < cfg->max_clients; i++)
+	l->nslots = cfg->max_clients * 2;
+	for (int i = 0; i < l->nslots; i++)
 		l->clients[i].fd = -1;
+	if (check_fd_limit(l->nslots, err, err_cap) < 0) {
+		errno = EINVAL;
+		goto fail;
+	}
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -310,6 +445,7 @@ listener_open(const struct listener_cfg *cfg, char *err, size_t err_cap)
 		errno = e;
 		goto fail;
 	}
+	l->accepting = 1;
 	freeaddrinfo(res);
 	return l;
 fail:
@@ -338,7 +474,7 @@ listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
-	for (int i = 0; i < l->cfg.max_clients; i++) {
+	for (int i = 0; i < l->nslots; i++) {
 		if (l->clients[i].fd >= 0)
 			close(l->clients[i].fd);
 		free(l->clients[i].buf);

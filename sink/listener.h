@@ -3,9 +3,11 @@
  * on the main thread serves many sensors; each connection's bytes are
  * reassembled into lines and every line is handed to the same validate ->
  * dedup -> writer path as an MQTT message. Hostile peers are contained: a
- * line over the payload limit, a client idle for too long and a connection
- * beyond the client limit are each closed with a log line, without
- * disturbing anyone else and without unbounded buffering.
+ * line over the payload limit and a client idle for too long are closed
+ * with a log line; a connection beyond the client limit is refused in
+ * order (a FIN at once, what it had already sent still stored, closed when
+ * it closes or after 2 s), and beyond twice the limit closed unread; none
+ * of this disturbs anyone else or buffers without bound.
  */
 #ifndef LISTENER_H
 #define LISTENER_H
@@ -18,7 +20,8 @@ struct listener_cfg {
 	int         max_clients;    /* concurrent connections */
 	int         idle_ms;        /* drop a client silent this long; 0: never */
 	size_t      max_line;       /* bytes per line, without the newline */
-	/* One complete line (no newline, no trailing CR), peer "addr:port".
+	/* One complete line (without its newline and one CR before it), peer
+	 * "addr:port".
 	 * Return 0 to go on, non-zero to close this client. */
 	int (*on_line)(void *ctx, const char *peer, const char *line, size_t len);
 	void       *ctx;
@@ -42,7 +45,7 @@ int listener_run(struct listener *l, int timeout_ms);
  * then thrown away. 0, or -ETIMEDOUT with clients still open.
  */
 int listener_drain(struct listener *l, int timeout_ms);
-/* Connections open now. */
+/* Clients served now (connections being closed in order not counted). */
 int listener_clients(const struct listener *l);
 void listener_free(struct listener *l); /* accepts NULL; closes everything */
 

@@ -339,9 +339,10 @@ start_mqtt(struct sink_ctx *c, const char *password)
 	return m;
 }
 
-/* Listen for sensors (--mode socket). NULL on failure (logged). */
+/* Listen for sensors (--mode socket). NULL on failure (logged, *status
+ * set: 2 for a bad --bind or --max-clients, 1 otherwise). */
 static struct listener *
-start_listener(struct sink_ctx *c)
+start_listener(struct sink_ctx *c, int *status)
 {
 	struct listener_cfg lc;
 	struct listener *l;
@@ -357,6 +358,7 @@ start_listener(struct sink_ctx *c)
 	lc.ctx = c;
 	if ((l = listener_open(&lc, err, sizeof(err))) == NULL) {
 		pt_log_errx("%s", err);
+		*status = errno == EINVAL ? EXIT_USAGE : 1;
 		return NULL;
 	}
 	pt_log_info("listening on %s:%d", c->opts.bind, listener_port(l));
@@ -434,7 +436,7 @@ main(int argc, char **argv)
 	install_signals();
 
 	if (c.opts.mode == PT_MODE_SOCKET)
-		l = start_listener(&c);
+		l = start_listener(&c, &status);
 	else
 		m = start_mqtt(&c, password);
 	if (l == NULL && m == NULL)
@@ -442,8 +444,8 @@ main(int argc, char **argv)
 	(void)pt_notify_ready();	/* systemd Type=notify */
 	status = wait_for_end(&c, m, l);
 	if (l != NULL && listener_drain(l, STOP_MS) < 0)
-		pt_log_warnx("%d client(s) still connected after %d ms; closing",
-		    listener_clients(l), STOP_MS);
+		pt_log_warnx("sensors still connected %d ms after the FIN; closing",
+		    STOP_MS);
 	(void)pt_notify_stopping();
 	status = finish_output(&c, status);
 	if (m != NULL)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pt_cli.h"
 #include "pt_codec.h"
 #include "pt_log.h"
 #include "pt_opts.h"
@@ -79,20 +80,6 @@ make_boot_id(char out[PT_BOOT_LEN + 1])
 	for (size_t i = 0; i < sizeof(b); i++)
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 	return 0;
-}
-
-static void
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* Build and publish the reading of one sample. 0, or -ENOBUFS when it was
@@ -259,27 +246,10 @@ main(int argc, char **argv)
 	int rc, status = 1;
 
 	memset(&c, 0, sizeof(c));
-	pt_log_init("pitemp-sensor", 0);
-	rc = pt_opts_parse(&c.opts, PT_PROG_SENSOR, argc, argv, err, sizeof(err));
-	if (rc < 0) {
-		pt_log_errx("%s (see --help)", err);
-		status = EXIT_USAGE;
+	if ((rc = pt_cli_start(&c.opts, PT_PROG_SENSOR, argc, argv)) >= 0) {
+		status = rc;
 		goto out;
 	}
-	if (rc == PT_OPTS_HELP) {
-		fputs(pt_opts_usage(PT_PROG_SENSOR), stdout);
-		status = 0;
-		goto out;
-	}
-	if (rc == PT_OPTS_VERSION) {
-		printf("pitemp-sensor %s\n", PITEMP_VERSION);
-		status = 0;
-		goto out;
-	}
-	pt_log_init("pitemp-sensor", c.opts.verbose);
-	if (c.opts.insecure)
-		pt_log_warnx("--insecure: the broker's TLS certificate is not checked "
-		    "against --host %s (host name verification off)", c.opts.host);
 	if (!valid_device(c.opts.device)) {
 		pt_log_errx("option --device: '%s' must be 1-64 of A-Z a-z 0-9 . _ -",
 		    c.opts.device);
@@ -305,7 +275,7 @@ main(int argc, char **argv)
 		pt_log_err("getrandom");
 		goto out;
 	}
-	install_signals();
+	pt_cli_signals(on_signal);
 
 	/* The same bound in both modes: BUFFER_SECONDS of readings. */
 	c.buffer = c.opts.rate > 0 ? (size_t)(c.opts.rate * BUFFER_SECONDS) : 1000;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "pt_cli.h"
 #include "pt_log.h"
 #include "pt_mqtt.h"
 #include "transport.h"
@@ -19,32 +20,6 @@ struct mqtt_transport {
 	int                 qos;
 	char                status_topic[256];
 };
-
-/* paho's thread: log only. */
-static void
-on_event(void *ctx, enum pt_mqtt_event ev, const char *detail)
-{
-	(void)ctx;
-	switch (ev) {
-	case PT_MQTT_CONNECTED:
-		pt_log_info("connected to %s", detail);
-		break;
-	case PT_MQTT_LOST:
-		pt_log_warnx("connection lost: %s; reconnecting, readings are buffered",
-		    detail);
-		break;
-	case PT_MQTT_CONNECT_FAILED:
-		pt_log_warnx("%s; retrying", detail);
-		break;
-	case PT_MQTT_REFUSED:
-		pt_log_errx("%s", detail);
-		break;
-	case PT_MQTT_SUBSCRIBED:
-	case PT_MQTT_ERROR:
-		pt_log_warnx("%s", detail);
-		break;
-	}
-}
 
 static int
 m_start(struct transport *t)
@@ -149,7 +124,7 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	cfg.cert = o->cert;
 	cfg.key = o->key;
 	cfg.insecure = o->insecure;
-	cfg.on_event = on_event;
+	cfg.on_event = pt_cli_mqtt_event;
 	cfg.ctx = mt;
 	if ((mt->m = pt_mqtt_new(&cfg)) == NULL) {
 		int e = errno;

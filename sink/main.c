@@ -23,6 +23,7 @@
 #include "dedup.h"
 #include "listener.h"
 #include "recover.h"
+#include "pt_cli.h"
 #include "pt_codec.h"
 #include "pt_log.h"
 #include "pt_mqtt.h"
@@ -56,47 +57,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static void
-install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-}
-
-/* paho's thread: log only. */
-static void
-on_event(void *vctx, enum pt_mqtt_event ev, const char *detail)
-{
-	(void)vctx;
-	switch (ev) {
-	case PT_MQTT_CONNECTED:
-		pt_log_info("connected to %s", detail);
-		break;
-	case PT_MQTT_SUBSCRIBED:
-		pt_log_info("subscribed to %s", detail);
-		break;
-	case PT_MQTT_LOST:
-		pt_log_warnx("connection lost: %s; reconnecting", detail);
-		break;
-	case PT_MQTT_CONNECT_FAILED:
-		pt_log_warnx("%s; retrying", detail);
-		break;
-	case PT_MQTT_REFUSED:
-		pt_log_errx("%s", detail);
-		break;
-	case PT_MQTT_ERROR:
-		pt_log_warnx("%s", detail);
-		break;
-	}
 }
 
 /*
@@ -324,7 +284,7 @@ start_mqtt(struct sink_ctx *c, const char *password)
 	cfg.cert = c->opts.cert;
 	cfg.key = c->opts.key;
 	cfg.insecure = c->opts.insecure;
-	cfg.on_event = on_event;
+	cfg.on_event = pt_cli_mqtt_event;
 	cfg.on_message = on_message;
 	cfg.ctx = c;
 	if ((m = pt_mqtt_new(&cfg)) == NULL) {
@@ -377,27 +337,10 @@ main(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.lock, NULL);
 	stats_init(&c.st);
-	pt_log_init("pitemp-sink", 0);
-	rc = pt_opts_parse(&c.opts, PT_PROG_SINK, argc, argv, err, sizeof(err));
-	if (rc < 0) {
-		pt_log_errx("%s (see --help)", err);
-		status = EXIT_USAGE;
+	if ((rc = pt_cli_start(&c.opts, PT_PROG_SINK, argc, argv)) >= 0) {
+		status = rc;
 		goto out;
 	}
-	if (rc == PT_OPTS_HELP) {
-		fputs(pt_opts_usage(PT_PROG_SINK), stdout);
-		status = 0;
-		goto out;
-	}
-	if (rc == PT_OPTS_VERSION) {
-		printf("pitemp-sink %s\n", PITEMP_VERSION);
-		status = 0;
-		goto out;
-	}
-	pt_log_init("pitemp-sink", c.opts.verbose);
-	if (c.opts.insecure)
-		pt_log_warnx("--insecure: the broker's TLS certificate is not checked "
-		    "against --host %s (host name verification off)", c.opts.host);
 	if (writer_format_parse(c.opts.format, &c.fmt) < 0) {
 		pt_log_errx("option --format: '%s' is not text, csv or jsonl (see --help)",
 		    c.opts.format);
@@ -433,7 +376,7 @@ main(int argc, char **argv)
 			    c.opts.output, (unsigned long long)ri.lines,
 			    (unsigned long long)ri.skipped);
 	}
-	install_signals();
+	pt_cli_signals(on_signal);
 
 	if (c.opts.mode == PT_MODE_SOCKET)
 		l = start_listener(&c, &status);

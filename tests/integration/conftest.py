@@ -49,6 +49,24 @@ SUMMARY_RE = re.compile(
     r"latency_p50_ms=(?P<p50>\S+) latency_p99_ms=(?P<p99>\S+)")
 
 
+
+# Appended to every generated broker config: log everything useful to the
+# broker's stderr, which the fixtures keep in a file.
+TEST_LOG_SETTINGS = [
+    "",
+    "# Added by tests/integration/conftest.py",
+    "log_dest stderr",
+    "log_type error",
+    "log_type warning",
+    "log_type notice",
+    "log_type information",
+    "log_type subscribe",
+    "log_type unsubscribe",
+    "connection_messages true",
+    "log_timestamp true",
+    "log_timestamp_format %H:%M:%S",
+]
+
 def bounded_polls(timeout):
     """Yield until `timeout` seconds have passed, sleeping POLL_S between
     polls; the count is bounded too, so a clock jump cannot make it spin
@@ -291,20 +309,7 @@ def generate_broker_conf(port, persist_dir, out_path, bind="127.0.0.1"):
             continue
         else:
             out.append(line)
-    out += [
-        "",
-        "# Added by tests/integration/conftest.py",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "log_type subscribe",
-        "log_type unsubscribe",
-        "connection_messages true",
-        "log_timestamp true",
-        "log_timestamp_format %H:%M:%S",
-    ]
+    out += TEST_LOG_SETTINGS
     Path(out_path).write_text("\n".join(out) + "\n")
 
 
@@ -559,20 +564,7 @@ def generate_secure_broker_conf(port, tls_port, persist_dir, files_dir,
             continue
         else:
             out.append(line.replace("/etc/mosquitto/pitemp/", f"{files_dir}/"))
-    out += [
-        "",
-        "# Added by tests/integration/conftest.py",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        "log_type subscribe",
-        "log_type unsubscribe",
-        "connection_messages true",
-        "log_timestamp true",
-        "log_timestamp_format %H:%M:%S",
-    ]
+    out += TEST_LOG_SETTINGS
     Path(out_path).write_text("\n".join(out) + "\n")
 
 

@@ -13,12 +13,16 @@
 
 #include <MQTTAsync.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define RETRY_MIN_MS    500
@@ -170,6 +174,48 @@ sub_fail(void *context, MQTTAsync_failureData *r)
 	event(m, PT_MQTT_ERROR, msg);
 }
 
+/*
+ * paho 1.3 sets no TCP_NODELAY, so at QoS 0 (no PUBACK to carry the ACK
+ * back) Nagle's algorithm holds readings back until the broker's delayed
+ * ACK, ~40 ms, and sends them in bursts. paho has no socket hook: find its
+ * connected TCP socket to the broker's port among our descriptors and set
+ * the option there. Best effort; paho's thread, right after the connect.
+ */
+static void
+set_nodelay(const struct pt_mqtt *m)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct dirent *de;
+	DIR *d;
+	int one = 1, type, fd, port;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		fd = (int)strtol(de->d_name, NULL, 10);
+		len = sizeof(type);
+		if (fd == dirfd(d) ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+		    type != SOCK_STREAM)
+			continue;
+		len = sizeof(ss);
+		if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+			continue;
+		if (ss.ss_family == AF_INET)
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			continue;
+		if (port == m->cfg.port)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	closedir(d);
+}
+
 /* Every (re)connect, first one included: birth, then subscribe. */
 static void
 connected(void *context, char *cause)
@@ -188,6 +234,7 @@ connected(void *context, char *cause)
 	m->retry_ms = RETRY_MIN_MS;
 	pthread_mutex_unlock(&m->lock);
 
+	set_nodelay(m);
 	snprintf(detail, sizeof(detail), "%s:%d", m->host, m->cfg.port);
 	event(m, PT_MQTT_CONNECTED, detail);
 	if (m->status_topic != NULL &&

@@ -6,6 +6,9 @@
 #                   leave readings.txt with 100 readings
 #   make deps       apt-get install what is missing (sudo when not root)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make bench      benchmarks against mosquitto_pub/mosquitto_sub (bench/)
+#   make capture    tshark captures of every transport + report (root)
+#   make docker-test  the docker compose rig
 #   make clean
 #
 # B is the build directory; the sanitizer pass of `make check` reuses every
@@ -149,6 +152,16 @@ install: all
 
 clean:
 	rm -rf build
+
+# --- Benchmarks --------------------------------------------------------------
+# `make bench`: bench/pacing.py (100 Hz timestamp precision) and
+# bench/throughput.py (pitemp-sensor/-sink against mosquitto_pub/_sub, same
+# broker, same run). They print figures and assert nothing; not part of
+# `make check`. Recorded results and knobs: bench/README.md.
+.PHONY: bench
+bench: all
+	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/pacing.py
+	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/throughput.py
 
 # --- Capture and compare (issue #6) -----------------------------------------
 # `make capture` (root): the lab's Task 2 in one command. A two-host rig in

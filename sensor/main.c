@@ -159,20 +159,26 @@ summary(struct sensor_ctx *c)
  * clock. The sampling clock is the deadline schedule, so wake-up jitter
  * (hundreds of microseconds on a busy Pi) stays out of the timestamps and
  * their mean interval is the exact period. A sample more than half a period
- * late was really taken later, so it carries the time it was taken.
+ * late was really taken later, so it carries the time it was taken; and
+ * as the samples after a stall catch up, a deadline can lie before the
+ * time given to the late sample just before it, so times never go back
+ * (*prev_us: the previous sample's time, updated).
  */
 static int64_t
-sample_time(const struct pt_pacer *p)
+sample_time(const struct pt_pacer *p, int64_t *prev_us)
 {
-	int64_t now_us = pt_time_now_us();
+	int64_t ts = pt_time_now_us();
 	int64_t late_ns;
 
-	if (p->hz <= 0 || p->k == 0)
-		return now_us;
-	late_ns = pt_time_mono_ns() - pt_pacer_deadline(p, p->k - 1);
-	if (late_ns < 0 || (double)late_ns > 0.5e9 / p->hz)
-		return now_us;
-	return now_us - late_ns / 1000;
+	if (p->hz > 0 && p->k > 0) {
+		late_ns = pt_time_mono_ns() - pt_pacer_deadline(p, p->k - 1);
+		if (late_ns >= 0 && (double)late_ns <= 0.5e9 / p->hz)
+			ts -= late_ns / 1000;
+	}
+	if (ts <= *prev_us)
+		ts = *prev_us + 1;
+	*prev_us = ts;
+	return ts;
 }
 
 /* Sample until --count or a signal. Returns an exit status. */
@@ -183,6 +189,7 @@ run(struct sensor_ctx *c)
 	struct source_sample s;
 	struct transport_counters k;
 	char err[256];
+	int64_t prev_ts = 0;
 	int rc;
 
 	if (pt_pacer_init(&pacer, c->opts.rate) < 0) {
@@ -200,7 +207,7 @@ run(struct sensor_ctx *c)
 		hw_on_connect(c->hw, k.connected);
 		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
 		report_tick(&c->report, c->tr, c->dropped, 0);
-		int64_t ts = sample_time(&pacer);
+		int64_t ts = sample_time(&pacer, &prev_ts);
 		rc = source_read(c->src, &s, err, sizeof(err));
 		if (rc == -ENODATA) {
 			pt_log_info("source %s: end of data after %llu samples",

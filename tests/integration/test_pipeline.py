@@ -336,6 +336,36 @@ def test_sink_timeout_exits_3(bins, broker, procs, workdir):
 # --------------------------------------------------------------------------
 # Output formats
 
+def test_timestamps_never_go_back_after_a_stalled_sensor(bins, broker, procs,
+                                                         workdir):
+    """Timestamps are the samples' deadlines; a stalled sensor (SIGSTOP
+    stands in for a busy Pi) catches up with late samples stamped with the
+    time they were taken, and the first on-time deadline after them must
+    not lie before those."""
+    import time
+    from datetime import datetime
+    out = workdir / "readings.txt"
+    sink = procs.start("sink", sink_argv(
+        bins, broker.port, "--count", "300", "--output", out,
+        "--timeout", "30"))
+    sink.wait_for_line(SUBSCRIBED)
+    sensor = procs.start("sensor", sensor_argv(
+        bins, broker.port, "--rate", "100", "--count", "300",
+        "--source", "sim", "--device", "stall"))
+    sensor.wait_for_line(r"connected to ")
+    for _ in range(2):          # two stalls of ~120 ms (fault injection)
+        time.sleep(0.4)
+        sensor.signal(signal.SIGSTOP)
+        time.sleep(0.12)
+        sensor.signal(signal.SIGCONT)
+    assert sensor.wait_exit(20) == 0, sensor.describe()
+    assert sink.wait_exit(20) == 0, sink.describe()
+    rows = assert_text_readings(out, "stall", 300)
+    ts = [datetime.strptime(r["ts"], "%Y-%m-%dT%H:%M:%S.%fZ") for r in rows]
+    back = [(i, ts[i - 1], ts[i]) for i in range(1, len(ts)) if ts[i] <= ts[i - 1]]
+    assert not back, f"timestamps went back: {back[:3]}"
+
+
 def _run_pair(bins, broker, procs, out, fmt, device, n=20):
     sink = procs.start("sink", sink_argv(
         bins, broker.port, "--count", str(n), "--output", out,

@@ -358,14 +358,18 @@ class Broker:
         self.proc = Proc(f"{self.name}.{self.runs}",
                          ["mosquitto", "-c", self.conf], self.dir)
         self.logs.append(self.proc.stderr_path)
+        return self._wait_listening(self.port, "", timeout)
+
+    def _wait_listening(self, port, what, timeout):
+        """Wait until the broker accepts on port; fail if it exits first."""
         for _ in bounded_polls(timeout):
             if not self.proc.running():
                 pytest.fail("mosquitto exited during startup\n"
                             + self.proc.describe())
-            if port_accepts(self.port):
+            if port_accepts(port):
                 return self
         self.proc.kill()
-        pytest.fail(f"mosquitto not accepting on port {self.port} "
+        pytest.fail(f"mosquitto not accepting {what}on port {port} "
                     f"within {timeout} s\n" + self.proc.describe())
 
     def stop(self, timeout=10):
@@ -603,15 +607,7 @@ class SecureBroker(Broker):
 
     def start(self, timeout=10):
         super().start(timeout)
-        for _ in bounded_polls(timeout):
-            if not self.proc.running():
-                pytest.fail("mosquitto exited during startup\n"
-                            + self.proc.describe())
-            if port_accepts(self.tls_port):
-                return self
-        self.proc.kill()
-        pytest.fail(f"mosquitto not accepting TLS on port {self.tls_port} "
-                    f"within {timeout} s\n" + self.proc.describe())
+        return self._wait_listening(self.tls_port, "TLS ", timeout)
 
 
 @pytest.fixture

@@ -13,16 +13,13 @@ A benchmark: it prints figures and asserts nothing.
 import os, socket, statistics, subprocess, sys, tempfile, time
 from datetime import datetime, timezone
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import broker as broker_mod  # noqa: E402
+
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 bindir = os.path.join(os.environ.get("PITEMP_BUILD", os.path.join(top, "build")), "bin")
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 rate = float(sys.argv[2]) if len(sys.argv) > 2 else 100.0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse_ts(t):
@@ -30,18 +27,8 @@ def parse_ts(t):
 
 
 with tempfile.TemporaryDirectory() as d:
-    port = free_port()
-    conf = os.path.join(d, "m.conf")
-    with open(conf, "w") as f:
-        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-    broker = subprocess.Popen(["mosquitto", "-c", conf], stderr=subprocess.DEVNULL)
+    broker, port = broker_mod.start(d)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         out = os.path.join(d, "r.csv")
         sink = subprocess.Popen([f"{bindir}/pitemp-sink", "--host", "127.0.0.1", "--port", str(port),
                                  "--count", str(n), "--format", "csv", "--output", out,
@@ -57,8 +44,7 @@ with tempfile.TemporaryDirectory() as d:
         rest = sink.communicate(timeout=30)[1]
         rows = [l.split(",") for l in open(out).read().splitlines()[1:]]
     finally:
-        broker.terminate()
-        broker.wait(10)
+        broker_mod.stop(broker)
 
 ts = [parse_ts(r[3]) for r in rows]
 recv = [parse_ts(r[7]) for r in rows]

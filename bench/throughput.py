@@ -28,6 +28,9 @@ run did not deliver its N readings).
 import argparse, ctypes, os, random, secrets, signal, socket, subprocess, sys, tempfile, time
 from datetime import datetime, timedelta, timezone
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import broker as broker_mod  # noqa: E402
+
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 bindir = os.path.join(os.environ.get("PITEMP_BUILD", os.path.join(top, "build")), "bin")
 
@@ -44,12 +47,6 @@ N = args.count
 QOS = [args.qos] if args.qos is not None else [0, 1]
 TIMEOUT = 30 + N / 1000.0   # per run; both sides do thousands of readings/s
 TOPIC = "pitemp/bench/temperature"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def payloads(path):
@@ -246,24 +243,13 @@ def ratio_line(side, q, a, b, an, bn):
 
 with tempfile.TemporaryDirectory(prefix="pitemp-bench-") as d:
     workdir = d
-    port = free_port()
-    conf = os.path.join(d, "m.conf")
     blog = os.path.join(d, "broker.log")
-    with open(conf, "w") as f:
-        f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                "max_queued_messages 1000000\nmax_inflight_messages 0\n"
-                "log_dest stderr\nlog_type error\nlog_type warning\nlog_type subscribe\n")
-    with open(blog, "w") as err:
-        broker = subprocess.Popen(["mosquitto", "-c", conf], stderr=err)
+    broker, port = broker_mod.start(
+        d, "persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\n"
+        "log_dest stderr\nlog_type error\nlog_type warning\nlog_type subscribe\n", blog)
     failed = []
     results = {}
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         for q in QOS:
             for side, case in (("publish", publish_case), ("subscribe", subscribe_case)):
                 for who in ("pitemp", "mosquitto"):
@@ -272,12 +258,7 @@ with tempfile.TemporaryDirectory(prefix="pitemp-bench-") as d:
                         failed.append(f"QoS {q} {side} {who}: {why}")
                     results[(q, side, who)] = r
     finally:
-        broker.terminate()
-        try:
-            broker.wait(10)
-        except subprocess.TimeoutExpired:
-            broker.kill()
-            broker.wait(10)
+        broker_mod.stop(broker)
 
 cpu = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), "?")

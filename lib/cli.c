@@ -32,6 +32,9 @@ pt_cli_start(struct pt_opts *o, enum pt_prog prog, int argc, char **argv)
 		return PT_EXIT_OK;
 	}
 	pt_log_init(name, o->verbose);
+	if (o->password_argv)
+		pt_log_warnx("-P/--password: the password shows in ps and in the shell's "
+		    "history; --password-file or PITEMP_PASSWORD keep it out of sight");
 	if (o->insecure)
 		pt_log_warnx("--insecure: the broker's TLS certificate is not checked "
 		    "against --host %s (host name verification off)", o->host);

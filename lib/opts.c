@@ -39,20 +39,21 @@ static const struct opt table[] = {
 	{ "host", 'h', K_STR, BOTH, OFF(host), 0, 0, "H", "broker host (default localhost)" },
 	{ "port", 'p', K_PORT, BOTH, OFF(port), 0, 0, "P", "port (1883; 8883 with --cafile; 50007 in socket mode)" },
 	{ "bind", 0, K_STR, SNK, OFF(bind), 0, 0, "ADDR", "socket mode: listen address (default 0.0.0.0)" },
-	{ "source", 's', K_STR, SEN, OFF(source), 0, 0, "SPEC", "sim[:SEED] | replay:FILE | mcp3008:DEV:CH | iio:DEV:CH | ads1115:DEV:ADDR:CH (default sim)" },
-	{ "rate", 'r', K_DOUBLE, SEN, OFF(rate), 0, 100000, "HZ", "samples per second (default 100; 0 = as fast as acknowledged)" },
-	{ "count", 'c', K_U64, BOTH, OFF(count), 0, 0, "N", NULL },
-	{ "device", 'd', K_STR, SEN, OFF(device), 0, 0, "NAME", "device name (default the host name)" },
+	{ "source", 0, K_STR, SEN, OFF(source), 0, 0, "SPEC", "sim[:SEED] | replay:FILE | mcp3008:DEV:CH | iio:DEV:CH | ads1115:DEV:ADDR:CH (default sim)" },
+	{ "rate", 0, K_DOUBLE, SEN, OFF(rate), 0, 100000, "HZ", "samples per second (default 100; 0 = as fast as acknowledged)" },
+	{ "count", 'C', K_U64, BOTH, OFF(count), 0, 0, "N", NULL },
+	{ "device", 0, K_STR, SEN, OFF(device), 0, 0, "NAME", "device name (default the host name)" },
 	{ "topic", 't', K_STR, BOTH, OFF(topic), 0, 0, "T", NULL },
 	{ "qos", 'q', K_QOS, BOTH, OFF(qos), 0, 0, "0|1|2", "MQTT QoS (default 1)" },
 	{ "id", 'i', K_STR, BOTH, OFF(id), 0, 0, "CLIENT_ID", "MQTT client id" },
-	{ "persistent", 0, K_FLAG, SNK, OFF(persistent), 0, 0, NULL, "persistent session also with --count N" },
+	{ "persistent", 'c', K_FLAG, SNK, OFF(persistent), 0, 0, NULL, "persistent session (no clean session) also with --count N" },
 	{ "output", 'o', K_STR, SNK, OFF(output), 0, 0, "FILE", "output file, - for stdout (default readings.txt)" },
-	{ "format", 'f', K_STR, SNK, OFF(format), 0, 0, "text|csv|jsonl", "output format (default text)" },
-	{ "timeout", 'T', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
+	{ "format", 'F', K_STR, SNK, OFF(format), 0, 0, "text|csv|jsonl", "output format (default text)" },
+	{ "timeout", 'W', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
 	{ "max-clients", 0, K_INT, SNK, OFF(max_clients), 1, 10000, "N", "socket mode: connections served at once (default 64)" },
 	{ "idle-timeout", 0, K_DOUBLE, SNK, OFF(idle_timeout), 0, 1e6, "S", "socket mode: drop a client silent for S seconds (default 60; 0 = never)" },
 	{ "username", 'u', K_STR, BOTH, OFF(username), 0, 0, "U", "MQTT user name" },
+	{ "password", 'P', K_STR, BOTH, OFF(password), 0, 0, "PASSWORD", "MQTT password (shows in ps: prefer --password-file or PITEMP_PASSWORD)" },
 	{ "password-file", 0, K_STR, BOTH, OFF(password_file), 0, 0, "F", "file holding the MQTT password" },
 	{ "cafile", 0, K_STR, BOTH, OFF(cafile), 0, 0, "F", "CA certificate: use TLS" },
 	{ "cert", 0, K_STR, BOTH, OFF(cert), 0, 0, "F", "client certificate" },
@@ -61,8 +62,9 @@ static const struct opt table[] = {
 	{ "led", 0, K_STR, SEN, OFF(led), 0, 0, "CHIP:LINE", "status LED GPIO line, or a line name like GPIO17" },
 	{ "drdy", 0, K_STR, SEN, OFF(drdy), 0, 0, "CHIP:LINE", "ADS1115 ALERT/RDY GPIO line: read on its falling edge" },
 	{ "config", 0, K_CONFIG, BOTH, 0, 0, 0, "F", "read options from F (command line wins)" },
-	{ "verbose", 'v', K_FLAG, BOTH, OFF(verbose), 0, 0, NULL, "debug logging" },
-	{ "version", 'V', K_VERSION, BOTH, 0, 0, 0, NULL, "print the version and exit" },
+	{ "debug", 'd', K_FLAG, BOTH, OFF(verbose), 0, 0, NULL, "debug logging" },
+	{ "verbose", 0, K_FLAG, BOTH, OFF(verbose), 0, 0, NULL, "the same as --debug" },
+	{ "version", 0, K_VERSION, BOTH, 0, 0, 0, NULL, "print the version and exit" },
 	{ "help", 0, K_HELP, BOTH, 0, 0, 0, NULL, "this help" },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
@@ -417,6 +419,8 @@ pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
 			result = PT_OPTS_VERSION;
 		else if ((rc = set_opt(o, op, optarg, err, err_cap)) < 0)
 			return rc;
+		else if (op->off == OFF(password) && op->kind == K_STR)
+			o->password_argv = 1;
 	}
 	if (optind < argc) {
 		snprintf(err, err_cap, "unexpected argument '%s'", argv[optind]);
@@ -441,6 +445,9 @@ pt_opts_free(struct pt_opts *o)
 	free(o->output);
 	free(o->format);
 	free(o->username);
+	if (o->password != NULL)
+		explicit_bzero(o->password, strlen(o->password));
+	free(o->password);
 	free(o->password_file);
 	free(o->cafile);
 	free(o->cert);
@@ -460,6 +467,13 @@ pt_opts_password(const struct pt_opts *o, char **out, char *err, size_t err_cap)
 	FILE *f;
 
 	*out = NULL;
+	if (o->password != NULL && o->password_file != NULL) {
+		snprintf(err, err_cap, "options --password and --password-file: "
+		    "give one of them");
+		return -EINVAL;
+	}
+	if (o->password != NULL)
+		return (*out = strdup(o->password)) == NULL ? -ENOMEM : 0;
 	if (o->password_file == NULL) {
 		if (env != NULL && (*out = strdup(env)) == NULL)
 			return -ENOMEM;

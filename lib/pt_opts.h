@@ -38,6 +38,8 @@ struct pt_opts {
 	int      max_clients;   /* sink socket mode, default 64 */
 	double   idle_timeout;  /* sink socket mode, seconds, default 60; 0 = never */
 	char    *username;
+	char    *password;      /* -P: shows in ps; prefer the file or the environment */
+	int      password_argv; /* the password came from the command line */
 	char    *password_file;
 	char    *cafile;
 	char    *cert;
@@ -68,10 +70,10 @@ void pt_opts_free(struct pt_opts *o);
 const char *pt_opts_usage(enum pt_prog prog);
 
 /*
- * The MQTT password: the first line of --password-file, else the
- * environment variable PITEMP_PASSWORD, else none (*out = NULL). Never taken
- * from the command line, where ps would show it. 0, or -errno with a message
- * naming the file in err. The caller frees *out.
+ * The MQTT password: --password (-P), else the first line of
+ * --password-file, else the environment variable PITEMP_PASSWORD, else none
+ * (*out = NULL). Both options at once is an error. 0, or -errno with a
+ * message naming the option or the file in err. The caller frees *out.
  */
 int pt_opts_password(const struct pt_opts *o, char **out, char *err,
                      size_t err_cap);

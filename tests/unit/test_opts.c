@@ -239,7 +239,7 @@ opts_password_comes_from_file_or_environment(void **state)
 	free(path);
 
 	setenv("PITEMP_PASSWORD", "fromenv", 1);
-	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-v"), 0);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-d"), 0);
 	assert_int_equal(pt_opts_password(&o, &pw, err, sizeof(err)), 0);
 	assert_string_equal(pw, "fromenv");
 	free(pw);
@@ -251,6 +251,78 @@ opts_password_comes_from_file_or_environment(void **state)
 	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--password-file", "/nonexistent/pw"), 0);
 	assert_true(pt_opts_password(&o, &pw, err, sizeof(err)) < 0);
 	assert_non_null(strstr(err, "/nonexistent/pw"));
+	pt_opts_free(&o);
+}
+
+static void
+opts_password_on_the_command_line_is_taken_and_flagged(void **state)
+{
+	struct pt_opts o;
+	char err[256], *pw = NULL;
+	char *path = write_config("password fromconfig\n");
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "-P", "s3cret"), 0);
+	assert_true(o.password_argv);
+	assert_int_equal(pt_opts_password(&o, &pw, err, sizeof(err)), 0);
+	assert_string_equal(pw, "s3cret");
+	free(pw);
+	pt_opts_free(&o);
+	/* from a config file it is out of ps's sight: no warning */
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--config", path), 0);
+	assert_false(o.password_argv);
+	assert_string_equal(o.password, "fromconfig");
+	pt_opts_free(&o);
+	unlink(path);
+	free(path);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-P", "a", "--password-file", "/x"), 0);
+	assert_true(pt_opts_password(&o, &pw, err, sizeof(err)) < 0);
+	assert_non_null(strstr(err, "--password-file"));
+	pt_opts_free(&o);
+}
+
+/* mosquitto_sub/mosquitto_pub habits: the same letter means the same thing,
+ * and none of their letters means something else here. */
+static void
+opts_short_letters_follow_mosquitto_clients(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-C", "7", "-W", "2.5", "-c",
+	    "-F", "csv", "-d", "-o", "out.csv", "-h", "h", "-p", "1", "-t", "x/#",
+	    "-q", "0", "-i", "me", "-u", "user"), 0);
+	assert_int_equal(o.count, 7);
+	assert_true(o.timeout == 2.5);
+	assert_true(o.persistent);
+	assert_string_equal(o.format, "csv");
+	assert_true(o.verbose);
+	assert_string_equal(o.output, "out.csv");
+	assert_string_equal(o.host, "h");
+	assert_int_equal(o.port, 1);
+	assert_string_equal(o.topic, "x/#");
+	assert_int_equal(o.qos, 0);
+	assert_string_equal(o.id, "me");
+	assert_string_equal(o.username, "user");
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "-C", "5", "-d"), 0);
+	assert_int_equal(o.count, 5);
+	assert_true(o.verbose);
+	pt_opts_free(&o);
+	/* Letters mosquitto's clients use for something else are not taken. */
+	static const char *const foreign[] = { "-T", "-v", "-r", "-s", "-f", "-V" };
+	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, foreign[i], "1"), -EINVAL);
+		pt_opts_free(&o);
+		assert_int_equal(PARSE(&o, PT_PROG_SINK, err, foreign[i], "1"), -EINVAL);
+		pt_opts_free(&o);
+	}
+	/* the long spellings stay */
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--verbose", "--count", "3",
+	    "--timeout", "1", "--format", "jsonl"), 0);
+	assert_true(o.verbose);
+	assert_int_equal(o.count, 3);
 	pt_opts_free(&o);
 }
 
@@ -267,6 +339,8 @@ main(void)
 		cmocka_unit_test(opts_config_file_is_read_and_command_line_wins),
 		cmocka_unit_test(opts_config_errors_name_file_line_and_option),
 		cmocka_unit_test(opts_password_comes_from_file_or_environment),
+		cmocka_unit_test(opts_password_on_the_command_line_is_taken_and_flagged),
+		cmocka_unit_test(opts_short_letters_follow_mosquitto_clients),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,23 +1,17 @@
 /*
- * mqtt.c: pitemp's only user of paho's MQTTAsync API (see pt_mqtt.h).
- *
- * Threads: paho calls connected(), connlost(), msgarrvd() and the
- * onSuccess/onFailure callbacks on its own threads; the owner calls the
- * pt_mqtt_* functions on its thread. Shared state (counters, retry
- * schedule) is guarded by m->lock; m->cond is signalled whenever a publish
- * completes so pt_mqtt_flush can wait without polling.
+ * mqtt.c: lib/mqtt's client life and connection (see pt_mqtt.h for the
+ * API and mqtt_int.h for how the wrapper is split): create and free the
+ * paho client, connect in the background and retry a first connection
+ * that failed, the (re)connect and connection-lost callbacks, and a clean
+ * stop.
  */
-#include "pt_mqtt.h"
+#include "mqtt_int.h"
 #include "pt_time.h"
-#include "pt_tls.h"
-
-#include <MQTTAsync.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,151 +21,12 @@
 
 #define RETRY_MIN_MS    500
 #define RETRY_MAX_MS    10000
-#define PROBE_MS        3000    /* bound of one TLS diagnosis (diagnose()) */
 
-struct pt_mqtt {
-	struct pt_mqtt_cfg          cfg;
-	char                       *host, *client_id, *status_topic, *sub_filter;
-	char                       *username, *password, *cafile, *cert, *key;
-	char                        uri[600];
-	MQTTAsync                   client;
-	MQTTAsync_connectOptions    conn;
-	MQTTAsync_willOptions       will;
-	MQTTAsync_SSLOptions        ssl;
-
-	pthread_mutex_t             lock;
-	pthread_cond_t              cond;
-	struct pt_mqtt_counters     c;          /* user publishes */
-	uint64_t                    all_sent;   /* every send, birth included */
-	uint64_t                    all_done;
-	int                         ever_connected;
-	int                         retry_pending;
-	int64_t                     retry_at_ns;
-	int                         retry_ms;
-	int                         disconnected;
-};
-
-static void
-event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail)
+void
+mqtt_event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail)
 {
 	if (m->cfg.on_event != NULL)
 		m->cfg.on_event(m->cfg.ctx, ev, detail);
-}
-
-static void
-done_one(struct pt_mqtt *m, int user, int ok)
-{
-	pthread_mutex_lock(&m->lock);
-	m->all_done++;
-	if (user) {
-		if (ok)
-			m->c.delivered++;
-		else
-			m->c.failed++;
-	}
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->lock);
-}
-
-static void
-pub_ok(void *context, MQTTAsync_successData *r)
-{
-	(void)r;
-	done_one(context, 1, 1);
-}
-
-static void
-pub_fail(void *context, MQTTAsync_failureData *r)
-{
-	struct pt_mqtt *m = context;
-	char msg[160];
-
-	snprintf(msg, sizeof(msg), "publish failed: %s (code %d)",
-	    r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1),
-	    r ? r->code : -1);
-	event(m, PT_MQTT_ERROR, msg);
-	done_one(m, 1, 0);
-}
-
-static void
-ctl_ok(void *context, MQTTAsync_successData *r)
-{
-	(void)r;
-	done_one(context, 0, 1);
-}
-
-static void
-ctl_fail(void *context, MQTTAsync_failureData *r)
-{
-	(void)r;
-	done_one(context, 0, 0);
-}
-
-static int
-enqueue(struct pt_mqtt *m, const char *topic, const void *payload, size_t len,
-     int qos, int retain, int user)
-{
-	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	MQTTAsync_message msg = MQTTAsync_message_initializer;
-	int rc;
-
-	if (len > (size_t)INT32_MAX)
-		return -EMSGSIZE;
-	msg.payload = (void *)(uintptr_t)payload;
-	msg.payloadlen = (int)len;
-	msg.qos = qos;
-	msg.retained = retain;
-	ro.onSuccess = user ? pub_ok : ctl_ok;
-	ro.onFailure = user ? pub_fail : ctl_fail;
-	ro.context = m;
-	/* Count before sending: the completion may run before sendMessage
-	 * returns. */
-	pthread_mutex_lock(&m->lock);
-	m->all_sent++;
-	if (user)
-		m->c.published++;
-	pthread_mutex_unlock(&m->lock);
-	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
-	if (rc == MQTTASYNC_SUCCESS)
-		return 0;
-	pthread_mutex_lock(&m->lock);
-	m->all_sent--;
-	if (user)
-		m->c.published--;
-	pthread_mutex_unlock(&m->lock);
-	/* No free message id (65,535 in flight or queued) is a full buffer
-	 * too: retry later. paho allocates ids itself and reuses them once
-	 * acknowledged, so ids wrap without limit over a long run. */
-	return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
-	    rc == MQTTASYNC_NO_MORE_MSGIDS ? -ENOBUFS : -EIO;
-}
-
-static void
-sub_ok(void *context, MQTTAsync_successData *r)
-{
-	struct pt_mqtt *m = context;
-	char msg[300];
-
-	if (r != NULL && r->alt.qos == 0x80) {
-		snprintf(msg, sizeof(msg), "subscription to %s refused by the broker",
-		    m->sub_filter);
-		event(m, PT_MQTT_ERROR, msg);
-		return;
-	}
-	snprintf(msg, sizeof(msg), "%s (qos %d)", m->sub_filter,
-	    r != NULL ? r->alt.qos : m->cfg.sub_qos);
-	event(m, PT_MQTT_SUBSCRIBED, msg);
-}
-
-static void
-sub_fail(void *context, MQTTAsync_failureData *r)
-{
-	struct pt_mqtt *m = context;
-	char msg[300];
-
-	snprintf(msg, sizeof(msg), "subscribe to %s failed (code %d)", m->sub_filter,
-	    r ? r->code : -1);
-	event(m, PT_MQTT_ERROR, msg);
 }
 
 /*
@@ -221,9 +76,7 @@ static void
 connected(void *context, char *cause)
 {
 	struct pt_mqtt *m = context;
-	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	char detail[300];
-	int rc;
 
 	(void)cause;
 	pthread_mutex_lock(&m->lock);
@@ -236,21 +89,12 @@ connected(void *context, char *cause)
 
 	set_nodelay(m);
 	snprintf(detail, sizeof(detail), "%s:%d", m->host, m->cfg.port);
-	event(m, PT_MQTT_CONNECTED, detail);
+	mqtt_event(m, PT_MQTT_CONNECTED, detail);
 	if (m->status_topic != NULL &&
-	    enqueue(m, m->status_topic, "online", 6, 1, 1, 0) < 0)
-		event(m, PT_MQTT_ERROR, "could not queue the birth message");
-	if (m->sub_filter != NULL) {
-		ro.onSuccess = sub_ok;
-		ro.onFailure = sub_fail;
-		ro.context = m;
-		rc = MQTTAsync_subscribe(m->client, m->sub_filter, m->cfg.sub_qos, &ro);
-		if (rc != MQTTASYNC_SUCCESS) {
-			snprintf(detail, sizeof(detail), "subscribe: %s",
-			    MQTTAsync_strerror(rc));
-			event(m, PT_MQTT_ERROR, detail);
-		}
-	}
+	    mqtt_enqueue(m, m->status_topic, "online", 6, 1, 1, 0) < 0)
+		mqtt_event(m, PT_MQTT_ERROR, "could not queue the birth message");
+	if (m->sub_filter != NULL)
+		mqtt_subscribe(m);
 }
 
 static void
@@ -261,89 +105,23 @@ connlost(void *context, char *cause)
 	pthread_mutex_lock(&m->lock);
 	m->c.connected = 0;
 	pthread_mutex_unlock(&m->lock);
-	event(m, PT_MQTT_LOST, cause ? cause : "connection lost");
-}
-
-/* MQTT 3.1.1 CONNACK return codes that retrying cannot fix. */
-static const char *
-refusal(int code)
-{
-	switch (code) {
-	case 1: return "unacceptable protocol version";
-	case 2: return "client identifier rejected";
-	case 4: return "bad user name or password";
-	case 5: return "not authorised";
-	default: return NULL;
-	}
-}
-
-/*
- * paho's thread, after a failed connect that was not a CONNACK refusal.
- * paho 1.3 reports every failed TLS connection like a refused TCP one
- * (code -1 "TCP/TLS connect failure"; a host name mismatch comes without
- * any OpenSSL error), and a broker that drops the connection after our
- * CONNECT (a plain client on a TLS port) as -1 "TCP connect completion
- * failure". So ask the TLS probe (lib/tls.c) what it was. Returns 1 when
- * retrying cannot help (why says the reason), 0 otherwise (why may hold a
- * better description of the network error). The probe blocks this thread
- * for at most PROBE_MS; the client is not connected, so nothing waits.
- */
-static int
-diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
-         size_t cap)
-{
-	const char *pm = r != NULL ? r->message : NULL;
-	int rc;
-
-	why[0] = '\0';
-	if (r == NULL || r->code != MQTTASYNC_FAILURE ||
-	    (pm != NULL && strstr(pm, "timeout") != NULL))
-		return 0;
-	if (m->cafile != NULL) {
-		rc = pt_tls_probe(m->host, m->cfg.port, m->cafile, m->cert, m->key,
-		    !m->cfg.insecure, PROBE_MS, why, cap);
-		if (rc == -EACCES && strstr(why, "certificate not accepted") != NULL) {
-			size_t n = strlen(why);
-
-			if (strstr(why, "mismatch") != NULL)
-				snprintf(why + n, cap - n,
-				    " (the certificate does not name %s)", m->host);
-			else
-				snprintf(why + n, cap - n,
-				    " (is %s the CA that signed the broker's certificate?)",
-				    m->cafile);
-		}
-		return rc == -EACCES || rc == -EPROTO || rc == -EINVAL;
-	}
-	if (pm == NULL || strstr(pm, "completion") == NULL)
-		return 0;
-	/* Plain MQTT, and the broker hung up on our CONNECT: a TLS port? */
-	rc = pt_tls_probe(m->host, m->cfg.port, NULL, NULL, NULL, 0, PROBE_MS,
-	    why, cap);
-	if (rc == 0 || rc == -EACCES) {
-		snprintf(why, cap, "the port expects TLS (use --cafile)");
-		return 1;
-	}
-	why[0] = '\0';
-	return 0;
+	mqtt_event(m, PT_MQTT_LOST, cause ? cause : "connection lost");
 }
 
 static void
 conn_fail(void *context, MQTTAsync_failureData *r)
 {
 	struct pt_mqtt *m = context;
-	const char *why = r ? refusal(r->code) : NULL;
 	char msg[600], tls[400] = "";
+	const char *why = mqtt_refusal(m, r, tls, sizeof(tls));
 
-	if (why == NULL && diagnose(m, r, tls, sizeof(tls)))
-		why = tls;
 	if (why != NULL) {
 		snprintf(msg, sizeof(msg), "connection refused by %s:%d: %s", m->host,
 		    m->cfg.port, why);
 		pthread_mutex_lock(&m->lock);
 		m->c.refused = 1;
 		pthread_mutex_unlock(&m->lock);
-		event(m, PT_MQTT_REFUSED, msg);
+		mqtt_event(m, PT_MQTT_REFUSED, msg);
 		return;
 	}
 	pthread_mutex_lock(&m->lock);
@@ -355,29 +133,14 @@ conn_fail(void *context, MQTTAsync_failureData *r)
 	pthread_mutex_unlock(&m->lock);
 	if (tls[0] != '\0') {   /* the probe's account of the network error */
 		snprintf(msg, sizeof(msg), "%s", tls);
-		event(m, PT_MQTT_CONNECT_FAILED, msg);
+		mqtt_event(m, PT_MQTT_CONNECT_FAILED, msg);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s", m->host,
 	    m->cfg.port, r && r->message ? r->message :
 	    r && r->code == 3 ? "server unavailable" :
 	    MQTTAsync_strerror(r ? r->code : -1));
-	event(m, PT_MQTT_CONNECT_FAILED, msg);
-}
-
-static int
-msgarrvd(void *context, char *topic, int topiclen, MQTTAsync_message *msg)
-{
-	struct pt_mqtt *m = context;
-
-	(void)topiclen;
-	if (m->cfg.on_message != NULL &&
-	    m->cfg.on_message(m->cfg.ctx, topic, msg->payload,
-	        msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0) != 0)
-		return 0;       /* not handled: paho delivers it again */
-	MQTTAsync_freeMessage(&msg);
-	MQTTAsync_free(topic);
-	return 1;
+	mqtt_event(m, PT_MQTT_CONNECT_FAILED, msg);
 }
 
 static int
@@ -441,7 +204,7 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 		errno = EINVAL;
 		goto fail_sync;
 	}
-	if (MQTTAsync_setCallbacks(m->client, m, connlost, msgarrvd, NULL) != 0 ||
+	if (MQTTAsync_setCallbacks(m->client, m, connlost, mqtt_msgarrvd, NULL) != 0 ||
 	    MQTTAsync_setConnected(m->client, m, connected) != 0) {
 		errno = EINVAL;
 		goto fail_sync;
@@ -543,34 +306,6 @@ pt_mqtt_poll(struct pt_mqtt *m)
 	return 0;
 }
 
-int
-pt_mqtt_publish(struct pt_mqtt *m, const char *topic, const void *payload,
-                size_t len, int qos, int retain)
-{
-	return enqueue(m, topic, payload, len, qos, retain, 1);
-}
-
-int
-pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms)
-{
-	struct timespec until;
-	int rc = 0;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&m->lock);
-	while (m->all_done < m->all_sent && rc == 0)
-		rc = pthread_cond_timedwait(&m->cond, &m->lock, &until);
-	rc = m->all_done < m->all_sent ? -ETIMEDOUT : 0;
-	pthread_mutex_unlock(&m->lock);
-	return rc;
-}
-
 static void
 disc_done(void *context, MQTTAsync_successData *r)
 {
@@ -598,7 +333,7 @@ pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 	int rc = 0, flushed;
 
 	if (m->status_topic != NULL && MQTTAsync_isConnected(m->client))
-		(void)enqueue(m, m->status_topic, "offline", 7, 1, 1, 0);
+		(void)mqtt_enqueue(m, m->status_topic, "offline", 7, 1, 1, 0);
 	flushed = pt_mqtt_flush(m, timeout_ms);
 	if (!MQTTAsync_isConnected(m->client))
 		return flushed;
@@ -615,12 +350,4 @@ pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 		rc = pthread_cond_timedwait(&m->cond, &m->lock, &until);
 	pthread_mutex_unlock(&m->lock);
 	return flushed;
-}
-
-void
-pt_mqtt_counters(struct pt_mqtt *m, struct pt_mqtt_counters *out)
-{
-	pthread_mutex_lock(&m->lock);
-	*out = m->c;
-	pthread_mutex_unlock(&m->lock);
 }

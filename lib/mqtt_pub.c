@@ -1,0 +1,135 @@
+/*
+ * mqtt_pub.c: the publish path of lib/mqtt (see mqtt_int.h): hand messages
+ * to paho, count what completes, and let the owner wait for it.
+ */
+#include "mqtt_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void
+done_one(struct pt_mqtt *m, int user, int ok)
+{
+	pthread_mutex_lock(&m->lock);
+	m->all_done++;
+	if (user) {
+		if (ok)
+			m->c.delivered++;
+		else
+			m->c.failed++;
+	}
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void
+pub_ok(void *context, MQTTAsync_successData *r)
+{
+	(void)r;
+	done_one(context, 1, 1);
+}
+
+static void
+pub_fail(void *context, MQTTAsync_failureData *r)
+{
+	struct pt_mqtt *m = context;
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "publish failed: %s (code %d)",
+	    r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1),
+	    r ? r->code : -1);
+	mqtt_event(m, PT_MQTT_ERROR, msg);
+	done_one(m, 1, 0);
+}
+
+static void
+ctl_ok(void *context, MQTTAsync_successData *r)
+{
+	(void)r;
+	done_one(context, 0, 1);
+}
+
+static void
+ctl_fail(void *context, MQTTAsync_failureData *r)
+{
+	(void)r;
+	done_one(context, 0, 0);
+}
+
+int
+mqtt_enqueue(struct pt_mqtt *m, const char *topic, const void *payload,
+             size_t len, int qos, int retain, int user)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTAsync_message msg = MQTTAsync_message_initializer;
+	int rc;
+
+	if (len > (size_t)INT32_MAX)
+		return -EMSGSIZE;
+	msg.payload = (void *)(uintptr_t)payload;
+	msg.payloadlen = (int)len;
+	msg.qos = qos;
+	msg.retained = retain;
+	ro.onSuccess = user ? pub_ok : ctl_ok;
+	ro.onFailure = user ? pub_fail : ctl_fail;
+	ro.context = m;
+	/* Count before sending: the completion may run before sendMessage
+	 * returns. */
+	pthread_mutex_lock(&m->lock);
+	m->all_sent++;
+	if (user)
+		m->c.published++;
+	pthread_mutex_unlock(&m->lock);
+	rc = MQTTAsync_sendMessage(m->client, topic, &msg, &ro);
+	if (rc == MQTTASYNC_SUCCESS)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	m->all_sent--;
+	if (user)
+		m->c.published--;
+	pthread_mutex_unlock(&m->lock);
+	/* No free message id (65,535 in flight or queued) is a full buffer
+	 * too: retry later. paho allocates ids itself and reuses them once
+	 * acknowledged, so ids wrap without limit over a long run. */
+	return rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
+	    rc == MQTTASYNC_NO_MORE_MSGIDS ? -ENOBUFS : -EIO;
+}
+
+int
+pt_mqtt_publish(struct pt_mqtt *m, const char *topic, const void *payload,
+                size_t len, int qos, int retain)
+{
+	return mqtt_enqueue(m, topic, payload, len, qos, retain, 1);
+}
+
+int
+pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms)
+{
+	struct timespec until;
+	int rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->lock);
+	while (m->all_done < m->all_sent && rc == 0)
+		rc = pthread_cond_timedwait(&m->cond, &m->lock, &until);
+	rc = m->all_done < m->all_sent ? -ETIMEDOUT : 0;
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+void
+pt_mqtt_counters(struct pt_mqtt *m, struct pt_mqtt_counters *out)
+{
+	pthread_mutex_lock(&m->lock);
+	*out = m->c;
+	pthread_mutex_unlock(&m->lock);
+}
+

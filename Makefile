@@ -168,7 +168,7 @@ bench: all
 # network namespaces (sensor host, server host, one veth pair), tshark on the
 # server's veth, one run of CAPTURE_N readings per transport (plain socket,
 # MQTT QoS 0, MQTT QoS 1, MQTT over TLS), then build/capture/*.pcapng,
-# report.md and report.png; see README.md ("Looking at the wire") and capture/capture.py.
+# report.md and report.png; see docs/capture.md and capture/capture.py.
 CAPTURE_N ?= 100
 .PHONY: capture
 capture:

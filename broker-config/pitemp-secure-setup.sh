@@ -3,7 +3,7 @@
 # a server certificate for the given names and addresses, optional client
 # certificates, per-user passwords, the mosquitto password file and ACL, and
 # a mosquitto.conf with paths and listen address filled in -- into one
-# directory (default build/secure, which git ignores). See README.md, "Security".
+# directory (default build/secure, which git ignores). See docs/security.md.
 #
 #   sh broker-config/pitemp-secure-setup.sh -s server-pi -s 192.168.1.10 \
 #       -S pi-sensor-1 -S pi-sensor-2 -K pitemp-sink [-o DIR]

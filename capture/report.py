@@ -410,7 +410,7 @@ def main(argv):
         f"({version}). Each capture is one run of {n} readings at 100 Hz from "
         f"`pitemp-sensor` (sensor host, {s['sensor']}) to the server host, connect and "
         "clean disconnect included, captured on the server's end of the veth pair that "
-        "joins the two network namespaces of the rig (`make capture`; README.md, 'Looking at the wire'). "
+        "joins the two network namespaces of the rig (`make capture`; docs/capture.md). "
         "MQTT runs go to mosquitto with the secure profile (user name + password for every "
         "client, per-device ACL), plain on 1883 and TLS on 8883.",
         "",

@@ -577,7 +577,7 @@ class SecureBroker(Broker):
     (the profile's loopback listener) and MQTT over TLS on `tls_port`, both
     on 127.0.0.1, users/ACL/certificates from `secure_dir` (the output of
     secure_setup). The files are installed into the broker's directory the
-    way README.md ("Security") says: readable by the broker's user only."""
+    way docs/security.md says: readable by the broker's user only."""
 
     def __init__(self, workdir, secure_dir, port=None, tls_port=None,
                  name="mosquitto-secure"):

@@ -1,7 +1,7 @@
 """The systemd units and `make install`: the units pass
 `systemd-analyze verify` and carry the settings the services rely on, and
 `make install DESTDIR=...` lays out programs, units (paths filled in) and
-configs as README.md ("On the Raspberry Pi") documents.
+configs as docs/services.md documents.
 """
 
 import os

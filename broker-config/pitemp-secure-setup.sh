@@ -17,10 +17,27 @@
 #               already; other names get a block appended)
 #   -C NAME     also make a client certificate clients/NAME.crt + .key
 #   -o DIR      output directory (default build/secure)
-#   -b ADDR     listen address for 8883 in DIR/mosquitto.conf (default 0.0.0.0)
-#   -t CONFDIR  where the files will be installed, for the paths in
-#               DIR/mosquitto.conf (default /etc/mosquitto/pitemp)
+#   -b ADDR     listen address of the TLS listener (default 0.0.0.0)
+#   -P PORT     port of the TLS listener (default 8883)
+#   -p PORT     port of the plain listener on 127.0.0.1, for tools on the
+#               broker host (default 1883; 0: none, TLS only)
+#   -t CONFDIR  where the broker will read the files, for the paths in
+#               DIR/mosquitto.conf (default /etc/mosquitto/pitemp; -t DIR
+#               to use them where they are made)
+#   -D PDIR     also set persistence_location PDIR in DIR/mosquitto.conf, to
+#               run it on its own (mosquitto -c DIR/mosquitto.conf). Leave
+#               it out for /etc/mosquitto/conf.d/: Debian's mosquitto.conf
+#               sets persistence_location, and mosquitto refuses a second.
+#   -u USER     the user the broker runs as (default mosquitto); see below
 #   -d DAYS     certificate lifetime (default 825)
+#   -h          this help
+#
+# DIR/mosquitto.conf is the secure profile with the paths, ports and listen
+# address filled in: copy it into /etc/mosquitto/conf.d/, or with -t and -D
+# start it as it is. Run as root, the script gives the files the broker
+# reads (passwd, acl, server.key) to USER's group, mode 0640, and DIR mode
+# 0750 (mosquitto reads the password file and ACL after dropping to USER),
+# and makes PDIR USER's; ca.key, users/ and clients/ stay root's alone.
 #
 # Passwords: DIR/users/NAME.password (mode 0600, one line). An existing file
 # is kept, so to choose a password write it there before running; otherwise
@@ -34,9 +51,15 @@
 
 set -eu
 
+# usage STATUS: the comment above; on stdout for -h (exit 0), on stderr
+# after a usage error (exit 2).
 usage() {
-	sed -n '2,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//' >&2
-	exit 2
+	if [ "$1" = 0 ]; then
+		sed -n '2,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//'
+	else
+		sed -n '2,/^# Exit status/p' "$0" | sed 's/^# \{0,1\}//' >&2
+	fi
+	exit "$1"
 }
 die() { printf 'pitemp-secure-setup: error: %s\n' "$*" >&2; exit 1; }
 bad() { printf 'pitemp-secure-setup: %s\n' "$*" >&2; exit 2; }
@@ -45,7 +68,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 out=$top/build/secure
 bind=0.0.0.0
+port=1883
+tlsport=8883
 confdir=/etc/mosquitto/pitemp
+persistdir=''
+user=mosquitto
 days=825
 sans='' sensors='' sinks='' clients=''
 
@@ -56,7 +83,21 @@ valid_name() {
 	[ "${#1}" -le 64 ]
 }
 
-while getopts 's:S:K:C:o:b:t:d:h' opt; do
+# port OPTION VALUE MIN: a port number in MIN..65535, else a usage error.
+port_arg() {
+	case $2 in '' | *[!0-9]* | 0?*) bad "option $1: '$2' is not a port number" ;; esac
+	[ "$2" -ge "$3" ] && [ "$2" -le 65535 ] ||
+	    bad "option $1: '$2' is not a port number ($3-65535)"
+}
+
+# dir_arg OPTION VALUE: an absolute path that sed can carry, else a usage error.
+dir_arg() {
+	case $2 in /*) ;; *) bad "option $1: '$2' is not an absolute path" ;; esac
+	case $2 in *[\|\&]* | *'
+'*) bad "option $1: '$2' has |, & or a newline in it" ;; esac
+}
+
+while getopts ':s:S:K:C:o:b:p:P:t:D:u:d:h' opt; do
 	case $opt in
 	s) case $OPTARG in
 	   DNS:?* | IP:?*) san=$OPTARG ;;
@@ -78,17 +119,24 @@ while getopts 's:S:K:C:o:b:t:d:h' opt; do
 	o) out=$OPTARG ;;
 	b) case $OPTARG in '' | *[!A-Za-z0-9.:-]*) bad "option -b: '$OPTARG' is not an address" ;; esac
 	   bind=$OPTARG ;;
-	t) case $OPTARG in /*) ;; *) bad "option -t: '$OPTARG' is not an absolute path" ;; esac
-	   case $OPTARG in *[\|\&]*) bad "option -t: '$OPTARG' has | or & in it" ;; esac
-	   confdir=${OPTARG%/} ;;
+	p) port_arg -p "$OPTARG" 0; port=$OPTARG ;;
+	P) port_arg -P "$OPTARG" 1; tlsport=$OPTARG ;;
+	t) dir_arg -t "$OPTARG"; confdir=${OPTARG%/} ;;
+	D) dir_arg -D "$OPTARG"; persistdir=${OPTARG%/} ;;
+	u) valid_name "$OPTARG" || bad "option -u: '$OPTARG' is not a user name"
+	   user=$OPTARG ;;
 	d) case $OPTARG in '' | *[!0-9]*) bad "option -d: '$OPTARG' is not a number of days" ;; esac
 	   days=$OPTARG ;;
-	*) usage ;;
+	h) usage 0 ;;
+	:) bad "option -$OPTARG needs a value (see -h)" ;;
+	*) printf 'pitemp-secure-setup: unknown option -%s\n\n' "$OPTARG" >&2
+	   usage 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ $# -eq 0 ] || bad "unexpected argument '$1' (see -h)"
 [ -n "$sans" ] || bad "give the broker's names/addresses with -s (see -h)"
+[ "$port" != "$tlsport" ] || bad "options -p and -P: both listeners on port $port"
 command -v openssl >/dev/null || die "openssl not found (apt-get install openssl)"
 command -v mosquitto_passwd >/dev/null || die "mosquitto_passwd not found (apt-get install mosquitto)"
 
@@ -200,10 +248,48 @@ done
 chmod 0644 "$tmp/acl"
 mv "$tmp/acl" "$out/acl"
 
-# The broker config with this installation's paths and listen address.
+# The broker config with this installation's paths, ports and listen
+# address; persistence_location only with -D (see -h).
+if [ "$port" = 0 ]; then
+	plain='/^listener 1883 127\.0\.0\.1$/d'
+else
+	plain="s|^listener 1883 127\\.0\\.0\\.1\$|listener $port 127.0.0.1|"
+fi
+if [ -n "$persistdir" ]; then
+	persist="/^persistence true\$/a\\
+persistence_location $persistdir/"
+else
+	persist=''
+fi
 sed -e "s|/etc/mosquitto/pitemp/|$confdir/|g" \
-    -e "s|^listener 8883 0\.0\.0\.0\$|listener 8883 $bind|" \
+    -e "s|^listener 8883 0\.0\.0\.0\$|listener $tlsport $bind|" \
+    -e "$plain" ${persist:+-e "$persist"} \
     "$here/mosquitto.secure.conf" >"$tmp/mosquitto.conf"
+grep -q "^listener $tlsport $bind\$" "$tmp/mosquitto.conf" ||
+    die "$here/mosquitto.secure.conf: no 'listener 8883 0.0.0.0' line to fill in"
 chmod 0644 "$tmp/mosquitto.conf"
 mv "$tmp/mosquitto.conf" "$out/mosquitto.conf"
 echo "pitemp-secure-setup: wrote $out/acl and $out/mosquitto.conf (files expected in $confdir)"
+
+[ -z "$persistdir" ] || mkdir -p "$persistdir"
+
+# Run as root: mosquitto opens the password file and the ACL after it has
+# dropped to $user, so the files it reads go to that user's group. The
+# keys of the CA and the clients and the clear-text passwords stay root's.
+if [ "$(id -u)" = 0 ]; then
+	if ! group=$(id -gn "$user" 2>/dev/null); then
+		echo "pitemp-secure-setup: no user $user here: files left root's (give them to the broker's user where it runs, see -u)"
+	else
+		chgrp "$group" "$out" "$out/passwd" "$out/acl" "$out/server.key"
+		chmod 0750 "$out"
+		chmod 0640 "$out/passwd" "$out/acl" "$out/server.key"
+		if [ -n "$persistdir" ]; then
+			chown "$user:$group" "$persistdir"
+		fi
+		echo "pitemp-secure-setup: passwd, acl and server.key readable by group $group (the broker's user $user)"
+		if command -v runuser >/dev/null &&
+		    ! runuser -u "$user" -- test -r "$out/passwd"; then
+			echo "pitemp-secure-setup: note: $user cannot reach $out (a directory above it is closed to it): install the files into $confdir (README.md, \"Security\")"
+		fi
+	fi
+fi

@@ -212,15 +212,15 @@ class Capture:
                 out += ["# capture rig: plain MQTT reachable from the sensor host, to",
                         "# show on the wire what passwords without TLS are worth.",
                         "listener 1883"]
-            elif words[:1] == ["persistence_location"]:
-                out.append(f"persistence_location {persist}/")
-            elif words[:1] and words[0].startswith("log_"):
+            elif words[:1] and (words[0] == "persistence_location"
+                                or words[0].startswith("log_")):
                 continue
             else:
                 out.append(line)
         out += ["", "# capture rig: a throwaway broker inside the rig's namespace;",
                 "# it keeps root so it can read the 0700 files in build/capture/secure.",
-                "user root", "log_dest stderr", "log_type all",
+                "user root", f"persistence_location {persist}/",
+                "log_dest stderr", "log_type all",
                 "connection_messages true", "log_timestamp true"]
         conf = self.work / "mosquitto.conf"
         conf.write_text("\n".join(out) + "\n")

@@ -12,9 +12,18 @@ RUN apt-get update \
       mosquitto mosquitto-clients \
  && rm -rf /var/lib/apt/lists/*
 
-COPY broker-config/mosquitto.dev.conf /etc/pitemp/mosquitto.dev.conf
+# Installed the way README.md says: the profile goes into Debian's conf.d,
+# and Debian's /etc/mosquitto/mosquitto.conf (persistence_location
+# /var/lib/mosquitto/, include_dir conf.d) is the config mosquitto runs.
+# Its log goes to /var/log/mosquitto/; the second piece adds stderr, so
+# `docker logs` shows it too.
+# Debian's mosquitto.service makes /run/mosquitto (pid_file) before it
+# starts the broker; without systemd the image does.
+COPY broker-config/mosquitto.dev.conf /etc/mosquitto/conf.d/pitemp.conf
+RUN printf 'log_dest stderr\n' >/etc/mosquitto/conf.d/zz-docker-log.conf \
+ && install -d -m 0740 -o mosquitto /run/mosquitto
 
 # Started as root, mosquitto drops to the "mosquitto" user the package
 # created, which owns persistence_location (/var/lib/mosquitto/).
 EXPOSE 1883
-CMD ["mosquitto", "-c", "/etc/pitemp/mosquitto.dev.conf"]
+CMD ["mosquitto", "-c", "/etc/mosquitto/mosquitto.conf"]

@@ -67,6 +67,14 @@ TEST_LOG_SETTINGS = [
     "log_timestamp_format %H:%M:%S",
 ]
 
+def generated_settings(persist_dir):
+    """What a generated standalone config adds to a shipped profile: the
+    persistence directory (which a profile leaves to the main config) and
+    TEST_LOG_SETTINGS."""
+    return ["", "# Added by tests/integration/conftest.py",
+            f"persistence_location {persist_dir}/"] + TEST_LOG_SETTINGS[2:]
+
+
 def bounded_polls(timeout):
     """Yield until `timeout` seconds have passed, sleeping POLL_S between
     polls; the count is bounded too, so a clock jump cannot make it spin
@@ -290,10 +298,12 @@ def bins():
 def generate_broker_conf(port, persist_dir, out_path, bind="127.0.0.1"):
     """Write a mosquitto config derived from the shipped dev profile: its
     listener becomes `listener <port> <bind>` (mosquitto ignores -p once a
-    config has a listener), its persistence goes to `persist_dir`, and the
-    log goes to stderr (captured to a file) with timestamps and
-    subscribe/connect events. Every other option is kept as shipped, so the
-    tests run against the real queue and persistence limits."""
+    config has a listener), its persistence goes to `persist_dir` (the
+    profile leaves persistence_location to the main config, as Debian's
+    sets it), and the log goes to stderr (captured to a file) with
+    timestamps and subscribe/connect events. Every other option is kept as
+    shipped, so the tests run against the real queue and persistence
+    limits."""
     lines = DEV_CONF.read_text().splitlines()
     listeners = [l for l in lines if l.split()[:1] == ["listener"]]
     assert len(listeners) == 1, \
@@ -303,13 +313,11 @@ def generate_broker_conf(port, persist_dir, out_path, bind="127.0.0.1"):
         key = line.split()[:1]
         if key == ["listener"]:
             out.append(f"listener {port} {bind}")
-        elif key == ["persistence_location"]:
-            out.append(f"persistence_location {persist_dir}/")
-        elif key and key[0].startswith("log_"):
+        elif key == ["persistence_location"] or (key and key[0].startswith("log_")):
             continue
         else:
             out.append(line)
-    out += TEST_LOG_SETTINGS
+    out += generated_settings(persist_dir)
     Path(out_path).write_text("\n".join(out) + "\n")
 
 
@@ -562,13 +570,11 @@ def generate_secure_broker_conf(port, tls_port, persist_dir, files_dir,
         if key == ["listener"]:
             p = port if words[1] == "1883" else tls_port
             out.append(f"listener {p} {bind}")
-        elif key == ["persistence_location"]:
-            out.append(f"persistence_location {persist_dir}/")
-        elif key and key[0].startswith("log_"):
+        elif key == ["persistence_location"] or (key and key[0].startswith("log_")):
             continue
         else:
             out.append(line.replace("/etc/mosquitto/pitemp/", f"{files_dir}/"))
-    out += TEST_LOG_SETTINGS
+    out += generated_settings(persist_dir)
     Path(out_path).write_text("\n".join(out) + "\n")
 
 

@@ -122,10 +122,10 @@ fi
 # under $demo. Started as root, mosquitto drops privileges to the user
 # mosquitto, so that user gets the persistence directory (as in the tests).
 sed -e "s|^listener .*|listener $port 127.0.0.1|" \
-    -e "s|^persistence_location .*|persistence_location $demo/persist/|" \
-    -e '/^log_/d' \
+    -e '/^persistence_location /d' -e '/^log_/d' \
     broker-config/mosquitto.dev.conf >"$demo/mosquitto.conf"
-printf '%s\n' '' '# added by tests/rig/demo.sh' 'log_dest stderr' \
+printf '%s\n' '' '# added by tests/rig/demo.sh' \
+	"persistence_location $demo/persist/" 'log_dest stderr' \
 	'log_type error' 'log_type warning' 'log_type notice' \
 	'log_type information' >>"$demo/mosquitto.conf"
 if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then

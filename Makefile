@@ -103,11 +103,13 @@ check: deps
 	  echo "make check: passed, docker-test SKIPPED: $$(cat build/docker-test/SKIPPED)"; \
 	else echo "make check: all passed"; fi
 
-# Every Debian package the build, the demo and the tests need.
+# Every Debian package the build, the demo and the tests need (groff-base:
+# tests/integration/test_docs.py renders the man pages).
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
   libpaho-mqtt-dev libcjson-dev libgpiod-dev libcmocka-dev \
   mosquitto mosquitto-clients python3 python3-pytest python3-jsonschema \
-  python3-paho-mqtt libssl-dev openssl tshark systemd iproute2 iptables gnuplot-nox
+  python3-paho-mqtt libssl-dev openssl tshark systemd iproute2 iptables gnuplot-nox \
+  groff-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -123,15 +125,17 @@ deps:
 demo: deps all
 	@sh tests/rig/demo.sh $(B)
 
-# Programs to BINDIR, systemd units to UNITDIR (@BINDIR@/@SYSCONFDIR@ filled
-# in), configs (ours and the broker's) to SYSCONFDIR/pitemp, broker helper
-# scripts and the Pi guide to PREFIX/share. A config already installed and
+# Programs to BINDIR, man pages to MANDIR/man1, systemd units to UNITDIR
+# (@BINDIR@/@SYSCONFDIR@ filled in), configs (ours and the broker's) to
+# SYSCONFDIR/pitemp, broker helper scripts to PREFIX/share/pitemp, README
+# and docs/ to PREFIX/share/doc/pitemp. A config already installed and
 # edited is kept: the new one goes next to it as FILE.new.
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(SYSCONFDIR)/pitemp $(DESTDIR)$(PREFIX)/share/pitemp \
-	  $(DESTDIR)$(PREFIX)/share/doc/pitemp
+	  $(DESTDIR)$(PREFIX)/share/doc/pitemp/docs
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
 	@set -e; for u in sensor/pitemp-sensor.service sink/pitemp-sink.service; do \
 	  d=$(DESTDIR)$(UNITDIR)/$${u##*/}; echo "sed $$u > $$d"; \
 	  sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -149,6 +153,7 @@ install: all
 	done
 	$(if $(wildcard broker-config/*.sh),install -m 0755 $(wildcard broker-config/*.sh) $(DESTDIR)$(PREFIX)/share/pitemp/)
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/pitemp/
+	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/pitemp/docs/
 
 clean:
 	rm -rf build

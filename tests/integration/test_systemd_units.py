@@ -1,7 +1,7 @@
 """The systemd units and `make install`: the units pass
 `systemd-analyze verify` and carry the settings the services rely on, and
-`make install DESTDIR=...` lays out programs, units (paths filled in) and
-configs as docs/services.md documents.
+`make install DESTDIR=...` lays out programs, man pages, units (paths
+filled in), configs and docs as docs/services.md documents.
 """
 
 import os
@@ -126,7 +126,16 @@ def test_make_install_lays_out_programs_units_and_configs(tmp_path, bins):
         (REPO / "sink" / "sink.conf").read_text()
     for conf in (REPO / "broker-config").glob("*.conf"):
         assert (etc / conf.name).read_text() == conf.read_text(), conf.name
-    assert (dest / "usr" / "share" / "doc" / "pitemp" / "README.md").is_file()
+    doc = dest / "usr" / "share" / "doc" / "pitemp"
+    assert (doc / "README.md").is_file()
+    for md in (REPO / "docs").glob("*.md"):
+        assert (doc / "docs" / md.name).read_text() == md.read_text(), md.name
+    # The man pages, where man(1) finds them for PREFIX=/usr.
+    man1 = dest / "usr" / "share" / "man" / "man1"
+    for page in ("pitemp-sensor.1", "pitemp-sink.1"):
+        p = man1 / page
+        assert p.read_text() == (REPO / "man" / page).read_text(), p
+        assert oct(p.stat().st_mode & 0o777) == "0o644", p
 
 
 def test_installed_configs_are_accepted_by_the_programs(tmp_path, bins):

@@ -499,10 +499,16 @@ pt_opts_password(const struct pt_opts *o, char **out, char *err, size_t err_cap)
 	return 0;
 }
 
+/*
+ * The buffer holds the whole text with room to spare; should the table
+ * outgrow it, the text ends in "...(truncated)" rather than silently, and
+ * test_opts.c fails.
+ */
 const char *
 pt_opts_usage(enum pt_prog prog)
 {
-	static char buf[4096];
+	static char buf[8192];
+	static const char cut[] = "...(truncated)\n";
 	size_t len;
 	int w;
 
@@ -535,5 +541,10 @@ pt_opts_usage(enum pt_prog prog)
 			break;
 		len += (size_t)w;
 	}
+	if (len < sizeof(buf))
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s",
+		    pt_opts_usage_tail(prog));
+	if (len >= sizeof(buf))
+		memcpy(buf + sizeof(buf) - sizeof(cut), cut, sizeof(cut));
 	return buf;
 }

@@ -66,8 +66,11 @@ int pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
                   char *err, size_t err_cap);
 void pt_opts_free(struct pt_opts *o);
 
-/* The usage text of prog (static storage). */
+/* The usage text of prog (static storage): the options, then
+ * pt_opts_usage_tail(prog). */
 const char *pt_opts_usage(enum pt_prog prog);
+/* The end of the usage text: exit codes, signals, environment (static). */
+const char *pt_opts_usage_tail(enum pt_prog prog);
 
 /*
  * The MQTT password: --password (-P), else the first line of

@@ -326,6 +326,45 @@ opts_short_letters_follow_mosquitto_clients(void **state)
 	pt_opts_free(&o);
 }
 
+/* The whole text, ending with its tail, for each program. */
+static void
+assert_usage_complete(enum pt_prog prog)
+{
+	const char *u = pt_opts_usage(prog), *tail = pt_opts_usage_tail(prog);
+	size_t n = strlen(u), t = strlen(tail);
+
+	assert_null(strstr(u, "(truncated)"));
+	assert_true(n > t);
+	assert_string_equal(u + n - t, tail);
+	assert_non_null(strstr(u, "  --help "));
+}
+
+static void
+opts_usage_lists_exit_codes_signals_and_environment(void **state)
+{
+	const char *sensor = pt_opts_usage(PT_PROG_SENSOR);
+	const char *sink;
+
+	(void)state;
+	assert_usage_complete(PT_PROG_SENSOR);
+	for (const char *const *w = (const char *const[]){ "exit status:",
+	    "\n  0  success", "\n  1  runtime failure", "\n  2  usage",
+	    "SIGINT/SIGTERM", "environment:", "PITEMP_PASSWORD", "NOTIFY_SOCKET",
+	    "WATCHDOG_USEC", "pitemp-sensor(1)", NULL }; *w != NULL; w++)
+		assert_non_null(strstr(sensor, *w));
+	assert_null(strstr(sensor, "\n  3  "));    /* the sensor has no timeout */
+
+	assert_usage_complete(PT_PROG_SINK);
+	sink = pt_opts_usage(PT_PROG_SINK);
+	for (const char *const *w = (const char *const[]){ "exit status:",
+	    "\n  0  success", "\n  1  runtime failure", "\n  2  usage",
+	    "\n  3  timeout", "SIGINT/SIGTERM", "FILE.partial", "environment:",
+	    "PITEMP_PASSWORD", "NOTIFY_SOCKET", "WATCHDOG_USEC", "pitemp-sink(1)",
+	    NULL }; *w != NULL; w++)
+		assert_non_null(strstr(sink, *w));
+	assert_null(strstr(sink, "PITEMP_SYSFS_ROOT"));  /* a sensor source's */
+}
+
 int
 main(void)
 {
@@ -341,6 +380,7 @@ main(void)
 		cmocka_unit_test(opts_password_comes_from_file_or_environment),
 		cmocka_unit_test(opts_password_on_the_command_line_is_taken_and_flagged),
 		cmocka_unit_test(opts_short_letters_follow_mosquitto_clients),
+		cmocka_unit_test(opts_usage_lists_exit_codes_signals_and_environment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

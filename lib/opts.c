@@ -48,7 +48,9 @@ static const struct opt table[] = {
 	{ "id", 'i', K_STR, BOTH, OFF(id), 0, 0, "CLIENT_ID", "MQTT client id" },
 	{ "persistent", 'c', K_FLAG, SNK, OFF(persistent), 0, 0, NULL, "persistent session (no clean session) also with --count N" },
 	{ "output", 'o', K_STR, SNK, OFF(output), 0, 0, "FILE", "output file, - for stdout (default readings.txt)" },
-	{ "format", 'F', K_STR, SNK, OFF(format), 0, 0, "text|csv|jsonl", "output format (default text)" },
+	{ "format", 'F', K_STR, SNK, OFF(format), 0, 0, "FORMAT", "text, csv or jsonl (default text)" },
+	{ "sync", 0, K_STR, SNK, OFF(sync), 0, 0, "normal|full", "a stored reading survives a kill, or also a power cut (default full)" },
+	{ "state-dir", 0, K_STR, SNK, OFF(state_dir), 0, 0, "DIR", "where the MQTT session's files live (default: beside the output file)" },
 	{ "timeout", 'W', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
 	{ "max-clients", 0, K_INT, SNK, OFF(max_clients), 1, 10000, "N", "socket mode: connections served at once (default 64)" },
 	{ "idle-timeout", 0, K_DOUBLE, SNK, OFF(idle_timeout), 0, 1e6, "S", "socket mode: drop a client silent for S seconds (default 60; 0 = never)" },
@@ -332,9 +334,11 @@ finish(struct pt_opts *o, char *err, size_t cap)
 	} else {
 		if (o->topic == NULL && (o->topic = strdup("pitemp/+/temperature")) == NULL)
 			goto nomem;
-		if (o->output == NULL && (o->output = strdup("readings.txt")) == NULL)
-			goto nomem;
 		if (o->format == NULL && (o->format = strdup("text")) == NULL)
+			goto nomem;
+		if (o->output == NULL &&
+		    (o->output = strdup(strcmp(o->format, "sqlite") == 0 ? "readings.db" :
+		    strcmp(o->format, "postgresql") == 0 ? "" : "readings.txt")) == NULL)
 			goto nomem;
 		if (o->bind == NULL && (o->bind = strdup("0.0.0.0")) == NULL)
 			goto nomem;
@@ -444,6 +448,8 @@ pt_opts_free(struct pt_opts *o)
 	free(o->id);
 	free(o->output);
 	free(o->format);
+	free(o->sync);
+	free(o->state_dir);
 	free(o->username);
 	if (o->password != NULL)
 		explicit_bzero(o->password, strlen(o->password));

@@ -34,6 +34,8 @@ struct pt_opts {
 	int      persistent;    /* sink: persistent session with --count N */
 	char    *output;        /* sink, default "readings.txt" */
 	char    *format;        /* sink, default "text" */
+	char    *sync;          /* sink: "normal" | "full", NULL = the format's default */
+	char    *state_dir;     /* sink: local state directory, NULL = the default */
 	double   timeout;       /* sink, seconds, 0 = none */
 	int      max_clients;   /* sink socket mode, default 64 */
 	double   idle_timeout;  /* sink socket mode, seconds, default 60; 0 = never */

@@ -1,16 +1,20 @@
 /*
  * pitemp-sink: receives readings, validates each, stores each (device, boot,
- * seq) once, and writes them to a file.
+ * seq) once, in a file or a database (store.h).
  *
- * Data flow: transport -> codec + validate -> dedup -> writer, one path
+ * Data flow: transport -> codec + validate -> dedup -> store, one path
  * (handle_payload) for both transports. In MQTT mode it runs on paho's
- * thread inside the message callback and writes (and, as a logger, fsyncs)
- * the line before returning. paho 1.3 sends a QoS 1 PUBACK just before it
- * queues the message for this callback, so a kill -9 in those microseconds
- * can lose one reading (the sink reports it as a gap on the next one); a
- * crash after the write can only repeat a reading, which dedup and the
- * file-tail recovery (recover.c) absorb. In socket mode it runs on the
- * main thread from the listener's loop. ctx->lock guards all it touches.
+ * thread inside the message callback and stores the reading (as a logger:
+ * safe against a kill, see store.h) before returning. paho 1.3 sends a
+ * QoS 1 PUBACK just before it queues the message for this callback, so a
+ * kill -9 in those microseconds can lose one reading (the sink reports it
+ * as a gap on the next one); a crash after the store can only repeat a
+ * reading, which dedup and the store's recovery absorb. When the store
+ * cannot take readings (a full disk, a database away: store_transient),
+ * the callback waits rather than return (hold()): paho reads nothing more
+ * meanwhile, so the broker keeps what was not stored. In socket mode it
+ * runs on the main thread from the listener's loop. ctx->lock guards all
+ * it touches.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +26,6 @@
 
 #include "dedup.h"
 #include "listener.h"
-#include "recover.h"
 #include "pt_cli.h"
 #include "pt_codec.h"
 #include "pt_log.h"
@@ -31,32 +34,38 @@
 #include "pt_notify.h"
 #include "pt_time.h"
 #include "stats.h"
-#include "writer.h"
+#include "store.h"
 
 #define EXIT_USAGE      2
 #define EXIT_TIMEOUT    3
 #define STOP_MS         3000
+#define HOLD_MS         200     /* retry period while the store cannot take readings */
 
-static volatile sig_atomic_t stop;
+/* Set by the signal handler: stop (SIGINT, SIGTERM), reopen the output
+ * (SIGHUP). */
+static volatile sig_atomic_t stop, reopen;
 
 struct sink_ctx {
 	struct pt_opts      opts;
-	enum writer_format  fmt;
+	struct store_cfg    scfg;
 	pthread_mutex_t     lock;       /* guards all below */
 	struct dedup       *dedup;
-	struct recover     *recover;    /* --count 0: the output's tail (text) */
 	char               *state_dir;  /* paho's file persistence, or NULL */
-	struct writer      *writer;
+	struct store       *store;
 	struct stats        st;
 	int                 done;       /* --count N reached */
-	int                 failed;     /* the output cannot be written */
+	int                 failed;     /* no more stores (failed, or finishing) */
+	int64_t             held_ns;    /* hold() began (monotonic), 0: not holding */
+	struct pt_notify_wd wd;         /* the main thread's watchdog pacing */
 };
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stop = 1;
+	if (sig == SIGHUP)
+		reopen = 1;
+	else
+		stop = 1;
 }
 
 /*
@@ -98,6 +107,46 @@ printable(const char *in, char *out, size_t cap)
 }
 
 /*
+ * The store cannot take a reading now (rc, a store_transient error: a full
+ * disk, a database away or busy). Wait HOLD_MS with c->lock released and
+ * return 0 to try again, or -1 when the run is ending. Waiting here is the
+ * point: in MQTT mode paho reads no further message while its callback
+ * waits, so the broker keeps what the sink could not store instead of
+ * having it acknowledged. The first wait says so, once; resumed() says
+ * when it is over. In socket mode this is the main thread: keep the
+ * watchdog fed (the sink is alive, and a restart would not help).
+ */
+static int
+hold(struct sink_ctx *c, int rc)
+{
+	struct timespec ts = { 0, HOLD_MS * 1000000L };
+
+	if (c->held_ns == 0) {
+		c->held_ns = pt_time_mono_ns();
+		c->held_ns += c->held_ns == 0;
+		pt_log_errx("cannot store in %s: %s; taking no more readings (the broker "
+		    "keeps them) until it can; retrying every %d ms", c->opts.output,
+		    strerror(-rc), HOLD_MS);
+	}
+	pthread_mutex_unlock(&c->lock);
+	nanosleep(&ts, NULL);
+	if (c->opts.mode == PT_MODE_SOCKET)
+		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
+	pthread_mutex_lock(&c->lock);
+	return stop || c->failed || c->done ? -1 : 0;
+}
+
+static void
+resumed(struct sink_ctx *c)
+{
+	if (c->held_ns == 0)
+		return;
+	pt_log_info("%s takes readings again after %.1f s; resuming", c->opts.output,
+	    (double)(pt_time_mono_ns() - c->held_ns) / 1e9);
+	c->held_ns = 0;
+}
+
+/*
  * One payload from either transport; topic is NULL in socket mode, where
  * from names the peer. Returns 0 when handled (acknowledge it), non-zero to
  * leave it unacknowledged (redelivered later).
@@ -131,7 +180,7 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 		    where, r.device);
 		goto out;
 	}
-	if (recover_seen(c->recover, &r) ||
+	if (store_seen(c->store, &r) ||
 	    dedup_check(c->dedup, r.device, r.boot, r.seq, &gap) == DEDUP_DUPLICATE) {
 		c->st.duplicates++;
 		pt_log_debug("duplicate %s/%s/%llu dropped", r.device, r.boot,
@@ -142,17 +191,33 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 		pt_log_warnx("gap: %s boot %s: %lld reading(s) missing before seq %llu",
 		    r.device, r.boot, (long long)gap, (unsigned long long)r.seq);
 	c->st.gaps += gap;
-	if ((rc = writer_write(c->writer, &r, payload, len, recv_us)) < 0) {
+	while ((rc = store_put(c->store, &r, payload, len, recv_us)) < 0 &&
+	    store_transient(rc))
+		if (hold(c, rc) < 0) {
+			/* Not stored: leave it to the MQTT session. */
+			keep = 1;
+			goto out;
+		}
+	if (rc < 0) {
 		/* Not acknowledged, so the broker keeps it; stop here. */
-		pt_log_errx("cannot write %s: %s", c->opts.output, strerror(-rc));
+		pt_log_errx("cannot store in %s: %s", c->opts.output, strerror(-rc));
 		c->failed = 1;
 		keep = 1;
 		goto out;
 	}
-	c->st.stored++;
-	stats_latency(&c->st, recv_us - r.ts_us);
+	if (rc == 1) {
+		c->st.duplicates++;     /* the store had it already */
+	} else {
+		c->st.stored++;
+		stats_latency(&c->st, recv_us - r.ts_us);
+	}
 	if (c->opts.count != 0 && c->st.stored >= c->opts.count)
 		c->done = 1;
+	/* Take the next reading only when it can be stored (see hold()). */
+	while ((rc = store_ready(c->store)) < 0 && store_transient(rc))
+		if (hold(c, rc) < 0)
+			goto out;
+	resumed(c);
 out:
 	pthread_mutex_unlock(&c->lock);
 	return keep;
@@ -183,23 +248,38 @@ summary(struct sink_ctx *c)
 	pt_log_info("%s", line);
 }
 
+/* SIGHUP: open the output again (logrotate renamed it). Main thread. */
+static void
+reopen_output(struct sink_ctx *c)
+{
+	int rc;
+
+	reopen = 0;
+	pthread_mutex_lock(&c->lock);
+	rc = c->failed ? 0 : store_reopen(c->store);
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		pt_log_errx("SIGHUP: cannot reopen %s: %s; still writing where it was",
+		    c->opts.output, strerror(-rc));
+	else
+		pt_log_info("SIGHUP: reopened %s", c->opts.output);
+}
+
 /*
  * Wait for --count, --timeout, a signal or a failure, driving the listener
  * in socket mode. Returns the exit status.
  */
 static int
-wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l)
+wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l,
+             int64_t deadline)
 {
-	int64_t deadline = 0;
 	struct timespec tick = { 0, 50 * 1000000L };
-	struct pt_notify_wd wd;
 	int done, failed, rc;
 
-	if (c->opts.timeout > 0)
-		deadline = pt_time_mono_ns() + (int64_t)(c->opts.timeout * 1e9);
-	pt_notify_wd_init(&wd);
 	for (;;) {
-		(void)pt_notify_wd_tick(&wd, pt_time_mono_ns());
+		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
+		if (reopen)
+			reopen_output(c);
 		pthread_mutex_lock(&c->lock);
 		done = c->done;
 		failed = c->failed;
@@ -223,22 +303,58 @@ wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l)
 	}
 }
 
+/*
+ * store_commit() until it is done (a database store may still be writing
+ * what it took), a signal, or deadline (monotonic ns; 0: none). Called
+ * with c->lock held; released while waiting. 0 or -errno (-EINTR: a
+ * signal, -ETIMEDOUT).
+ */
+static int
+commit_wait(struct sink_ctx *c, int64_t deadline)
+{
+	struct timespec tick = { 0, 50 * 1000000L };
+	int rc;
+
+	while ((rc = store_commit(c->store)) == -EINPROGRESS) {
+		if (stop)
+			return -EINTR;
+		if (deadline != 0 && pt_time_mono_ns() >= deadline)
+			return -ETIMEDOUT;
+		pthread_mutex_unlock(&c->lock);
+		nanosleep(&tick, NULL);
+		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
+		pthread_mutex_lock(&c->lock);
+	}
+	return rc;
+}
+
 /* Commit or keep the output as the exit status says. */
 static int
-finish_output(struct sink_ctx *c, int status)
+finish_output(struct sink_ctx *c, int status, int64_t deadline)
 {
 	const char *kept = NULL;
 	int rc;
 
 	pthread_mutex_lock(&c->lock);
-	c->failed = 1;  /* no more writes from paho's thread */
-	if (status == 0) {
-		if ((rc = writer_commit(c->writer)) < 0) {
-			pt_log_errx("cannot complete %s: %s", c->opts.output, strerror(-rc));
-			status = 1;
+	c->failed = 1;  /* no more stores from paho's thread */
+	if (status == 0 && c->opts.count != 0) {
+		/* N stored: wait for the store to have them all (a second
+		 * signal or --timeout ends the wait). */
+		stop = 0;
+		if ((rc = commit_wait(c, deadline)) < 0) {
+			pt_log_errx("cannot complete %s: %s", c->opts.output,
+			    rc == -EINTR ? "interrupted" : strerror(-rc));
+			status = rc == -ETIMEDOUT ? EXIT_TIMEOUT : 1;
+			store_abandon(c->store, &kept);
 		}
+	} else if (status == 0) {
+		/* The logger stops: what the store still works on stays
+		 * where it is safe (store_pg.c: its journal). */
+		if ((rc = commit_wait(c, pt_time_mono_ns() + STOP_MS * 1000000LL)) < 0 &&
+		    rc != -ETIMEDOUT && rc != -EINTR)
+			pt_log_errx("cannot complete %s: %s", c->opts.output, strerror(-rc));
 	} else if (c->opts.count != 0) {
-		writer_abandon(c->writer, &kept);
+		store_abandon(c->store, &kept);
 		if (status == EXIT_TIMEOUT)
 			pt_log_errx("timeout: %llu of %llu readings in %g s",
 			    (unsigned long long)c->st.stored,
@@ -247,12 +363,12 @@ finish_output(struct sink_ctx *c, int status)
 			pt_log_errx("stopped after %llu of %llu readings",
 			    (unsigned long long)c->st.stored,
 			    (unsigned long long)c->opts.count);
-		if (kept != NULL)
-			pt_log_info("the %llu readings received are kept in %s",
-			    (unsigned long long)c->st.stored, kept);
 	} else {
-		(void)writer_commit(c->writer);
+		(void)store_commit(c->store);
 	}
+	if (kept != NULL)
+		pt_log_info("the %llu readings received are kept in %s",
+		    (unsigned long long)c->st.stored, kept);
 	pthread_mutex_unlock(&c->lock);
 	return status;
 }
@@ -274,7 +390,8 @@ start_mqtt(struct sink_ctx *c, const char *password)
 	/* A persistent session also keeps paho's client state on disk:
 	 * messages paho acknowledged but handle_payload() declined (output
 	 * failing, or arriving while the sink stops) come back next run. */
-	if (!cfg.clean_session && (c->state_dir = recover_state_dir(c->opts.output)) != NULL)
+	if (!cfg.clean_session &&
+	    (c->state_dir = store_state_path(&c->scfg, ".mqtt")) != NULL)
 		cfg.persist_dir = c->state_dir;
 	cfg.sub_filter = c->opts.topic;
 	cfg.sub_qos = c->opts.qos;
@@ -325,6 +442,49 @@ start_listener(struct sink_ctx *c, int *status)
 	return l;
 }
 
+/*
+ * Open the output (--format, --output) and read back what it holds for the
+ * dedup. *status is set on failure (2: a bad --format, --sync or
+ * --output). Then wait until it can take readings: a sink started on a
+ * full disk subscribes only once it can store what it receives.
+ */
+static int
+open_output(struct sink_ctx *c, int *status)
+{
+	struct store_info si;
+	char err[512];
+	int rc;
+
+	c->scfg.format = c->opts.format;
+	c->scfg.output = c->opts.output;
+	c->scfg.mode = c->opts.count == 0 ? STORE_APPEND : STORE_COMPLETE;
+	c->scfg.state_dir = c->opts.state_dir;
+	c->scfg.client_id = c->opts.id;
+	c->scfg.dedup = c->dedup;
+	if (store_sync_parse(c->opts.sync, &c->scfg.sync) < 0) {
+		pt_log_errx("option --sync: '%s' is not normal or full (see --help)",
+		    c->opts.sync);
+		*status = EXIT_USAGE;
+		return -1;
+	}
+	if ((c->store = store_open(&c->scfg, &si, err, sizeof(err))) == NULL) {
+		*status = errno == EINVAL ? EXIT_USAGE : 1;
+		pt_log_errx("%s%s", err, *status == EXIT_USAGE ? " (see --help)" : "");
+		return -1;
+	}
+	if (si.recovered > 0 || si.skipped > 0)
+		pt_log_info("%s: %llu readings read back for dedup (%llu skipped)",
+		    c->opts.output, (unsigned long long)si.recovered,
+		    (unsigned long long)si.skipped);
+	pthread_mutex_lock(&c->lock);
+	while ((rc = store_ready(c->store)) < 0 && store_transient(rc))
+		if (hold(c, rc) < 0)
+			break;
+	resumed(c);
+	pthread_mutex_unlock(&c->lock);
+	return stop ? -1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -332,18 +492,20 @@ main(int argc, char **argv)
 	struct pt_mqtt *m = NULL;
 	struct listener *l = NULL;
 	char err[512], *password = NULL;
-	int rc, status = 1;
+	int64_t deadline = 0;
+	int status = 1, rc;
 
 	memset(&c, 0, sizeof(c));
 	pthread_mutex_init(&c.lock, NULL);
 	stats_init(&c.st);
+	pt_notify_wd_init(&c.wd);
 	if ((rc = pt_cli_start(&c.opts, PT_PROG_SINK, argc, argv)) >= 0) {
 		status = rc;
 		goto out;
 	}
-	if (writer_format_parse(c.opts.format, &c.fmt) < 0) {
-		pt_log_errx("option --format: '%s' is not text, csv or jsonl (see --help)",
-		    c.opts.format);
+	if (store_find(c.opts.format) == NULL) {
+		pt_log_errx("option --format: '%s' is not %s (see --help)",
+		    c.opts.format, store_names());
 		status = EXIT_USAGE;
 		goto out;
 	}
@@ -356,27 +518,20 @@ main(int argc, char **argv)
 		pt_log_err("dedup");
 		goto out;
 	}
-	c.writer = writer_open(c.opts.output, c.fmt,
-	    c.opts.count == 0 ? WRITER_APPEND : WRITER_COMPLETE);
-	if (c.writer == NULL) {
-		pt_log_err("cannot open %s", c.opts.output);
-		goto out;
-	}
-	if (c.opts.count == 0) {
-		struct recover_info ri;
-
-		/* Readings already in the file are not stored again when the
-		 * broker or paho delivers them a second time after a crash. */
-		if ((c.recover = recover_load(c.opts.output, c.fmt, c.dedup, &ri)) == NULL) {
-			pt_log_err("cannot read back %s", c.opts.output);
-			goto out;
-		}
-		if (ri.lines > 0 || ri.skipped > 0)
-			pt_log_info("%s: %llu readings read back for dedup (%llu lines skipped)",
-			    c.opts.output, (unsigned long long)ri.lines,
-			    (unsigned long long)ri.skipped);
-	}
+	if (c.opts.timeout > 0)
+		deadline = pt_time_mono_ns() + (int64_t)(c.opts.timeout * 1e9);
 	pt_cli_signals(on_signal);
+	{
+		/* SIGHUP reopens the output (logrotate's postrotate). */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGHUP, &sa, NULL);
+	}
+	if (open_output(&c, &status) < 0)
+		goto out;
 
 	if (c.opts.mode == PT_MODE_SOCKET)
 		l = start_listener(&c, &status);
@@ -385,21 +540,20 @@ main(int argc, char **argv)
 	if (l == NULL && m == NULL)
 		goto out;
 	(void)pt_notify_ready();	/* systemd Type=notify */
-	status = wait_for_end(&c, m, l);
+	status = wait_for_end(&c, m, l, deadline);
 	if (l != NULL && listener_drain(l, STOP_MS) < 0)
 		pt_log_warnx("sensors still connected %d ms after the FIN; closing",
 		    STOP_MS);
 	(void)pt_notify_stopping();
-	status = finish_output(&c, status);
+	status = finish_output(&c, status, deadline);
 	if (m != NULL)
 		(void)pt_mqtt_stop(m, STOP_MS);
 	summary(&c);
 out:
 	pt_mqtt_free(m);
 	listener_free(l);
-	writer_free(c.writer);
+	store_close(c.store);
 	dedup_free(c.dedup);
-	recover_free(c.recover);
 	free(c.state_dir);
 	free(password);
 	pt_opts_free(&c.opts);

@@ -293,21 +293,3 @@ recover_free(struct recover *rec)
 	free(rec->v);
 	free(rec);
 }
-
-char *
-recover_state_dir(const char *path)
-{
-	const char *slash, *base;
-	char *out = NULL;
-	int n;
-
-	if (path == NULL || strcmp(path, "-") == 0)
-		return NULL;
-	slash = strrchr(path, '/');
-	base = slash != NULL ? slash + 1 : path;
-	if (slash == NULL)
-		n = asprintf(&out, "./.%s.mqtt", base);
-	else
-		n = asprintf(&out, "%.*s/.%s.mqtt", (int)(slash - path), path, base);
-	return n < 0 ? NULL : out;
-}

@@ -52,12 +52,4 @@ int recover_seen(const struct recover *rec, const struct pt_reading *r);
 
 void recover_free(struct recover *rec); /* accepts NULL */
 
-/*
- * The directory for paho's file persistence of the sink writing to path:
- * "<dir>/.<base>.mqtt" beside the output (the session's state lives with
- * the data it protects). NULL for "-" (stdout: no state kept) or ENOMEM.
- * The caller frees it.
- */
-char *recover_state_dir(const char *path);
-
 #endif

@@ -3,11 +3,16 @@
  *
  * Every line goes out with one write(2), retried on EINTR and short writes;
  * if it still fails, the file is truncated back to where the line began, so
- * no torn line stays. APPEND mode fsyncs each line before returning: the
- * caller acknowledges the reading only then (SPEC: a reading is either on
- * disk or still held by the MQTT session). COMPLETE mode writes a temporary
- * file "<dir>/.<base>.XXXXXX" and renames it into place on commit. "-" is
- * stdout, written with write(2) as well, so nothing is buffered.
+ * no torn line stays. APPEND mode fsyncs each line before returning (unless
+ * writer_set_sync() said otherwise): the caller acknowledges the reading
+ * only then (SPEC: a reading is either on disk or still held by the MQTT
+ * session). COMPLETE mode writes a temporary file "<dir>/.<base>.XXXXXX" and
+ * renames it into place on commit. "-" is stdout, written with write(2) as
+ * well, so nothing is buffered.
+ *
+ * Files (not stdout) keep WRITER_RESERVE bytes held ahead of their end
+ * (reserve.h), so the line in hand is written even when the filesystem has
+ * filled; writer_ready() says when no more can be held.
  */
 #include "writer.h"
 
@@ -22,16 +27,20 @@
 #include <unistd.h>
 
 #include "pt_time.h"
+#include "reserve.h"
 
-#define LINE_MAX_LEN  (PT_PAYLOAD_MAX + 64)
-#define TAIL_SCAN     2048  /* longer than any line this writer writes */
+#define LINE_MAX_LEN    (PT_PAYLOAD_MAX + 64)
+#define TAIL_SCAN       2048  /* longer than any line this writer writes */
+#define WRITER_RESERVE  (64 * 1024)
 
 struct writer {
 	int                 fd;
 	enum writer_format  fmt;
 	enum writer_mode    mode;
 	bool                is_stdout;
+	bool                nosync;   /* APPEND: no fsync per line */
 	bool                done;     /* committed (COMPLETE) or abandoned */
+	struct reserve      res;      /* space held past size (not stdout) */
 	off_t               size;     /* file size before the next line */
 	uint64_t            lines;    /* readings written */
 	char               *path;
@@ -87,15 +96,19 @@ put_line(struct writer *w, const char *buf, size_t len)
 {
 	int rc;
 
+	/* Normally a no-op: writer_ready() already holds the room. */
+	if (!w->is_stdout &&
+	    (rc = reserve_ensure(&w->res, w->fd, w->size, (off_t)len)) != 0)
+		return rc;
 	rc = write_all(w->fd, buf, len);
 	if (rc == 0 && w->mode == WRITER_APPEND && !w->is_stdout &&
-	    fsync(w->fd) == -1)
+	    !w->nosync && fsync(w->fd) == -1)
 		rc = -errno;
 	if (rc != 0) {
 		/* An unsynced line must not stay either: it would be
 		 * written again when the reading is redelivered. */
 		if (!w->is_stdout)
-			(void)!ftruncate(w->fd, w->size);
+			(void)reserve_release(&w->res, w->fd, w->size);
 		return rc;
 	}
 	w->size += (off_t)len;
@@ -223,8 +236,27 @@ open_append(struct writer *w)
 	if (fstat(w->fd, &st) == -1)
 		return -errno;
 	w->size = st.st_size;
+	/* A killed run may have left its reserve held past the end. */
+	if ((rc = reserve_release(&w->res, w->fd, w->size)) != 0)
+		return rc;
 	if ((rc = trim_torn_tail(w)) != 0)
 		return rc;
+	return 0;
+}
+
+/* A new file's header (and, appending, its name made durable). */
+static int
+put_header(struct writer *w)
+{
+	int rc;
+
+	if (w->size != 0 || *headers[w->fmt] == '\0')
+		return 0;
+	if ((rc = put_line(w, headers[w->fmt], strlen(headers[w->fmt]))) != 0)
+		return rc;
+	if (w->mode == WRITER_APPEND && !w->is_stdout &&
+	    (w->dir != NULL || (w->dir = dir_of(w->path)) != NULL))
+		(void)fsync_dir(w->dir);
 	return 0;
 }
 
@@ -245,6 +277,7 @@ writer_open(const char *path, enum writer_format fmt, enum writer_mode mode)
 	w->fd = -1;
 	w->fmt = fmt;
 	w->mode = mode;
+	reserve_init(&w->res, WRITER_RESERVE);
 	if (strcmp(path, "-") == 0) {
 		w->is_stdout = true;
 		w->fd = STDOUT_FILENO;
@@ -260,14 +293,8 @@ writer_open(const char *path, enum writer_format fmt, enum writer_mode mode)
 		if ((rc = open_append(w)) != 0)
 			goto out;
 	}
-	if (w->size == 0 && *headers[fmt] != '\0') {
-		if ((rc = put_line(w, headers[fmt], strlen(headers[fmt]))) != 0)
-			goto out;
-		/* A new file: make its name durable along with the header. */
-		if (mode == WRITER_APPEND && !w->is_stdout &&
-		    (w->dir = dir_of(w->path)) != NULL)
-			(void)fsync_dir(w->dir);
-	}
+	if ((rc = put_header(w)) != 0)
+		goto out;
 	rc = 0;
 out:
 	if (rc != 0) {
@@ -374,6 +401,8 @@ writer_commit(struct writer *w)
 		return -EBADF;
 	if (w->is_stdout)
 		return 0;
+	if ((rc = reserve_release(&w->res, w->fd, w->size)) != 0)
+		return rc;
 	if (fsync(w->fd) == -1)
 		return -errno;
 	if (w->mode == WRITER_APPEND)
@@ -396,6 +425,8 @@ writer_abandon(struct writer *w, const char **kept)
 	if (w == NULL || w->done)
 		return;
 	w->done = true;
+	if (w->fd != -1 && !w->is_stdout)
+		(void)reserve_release(&w->res, w->fd, w->size);
 	if (w->tmp != NULL && w->lines == 0) {
 		unlink(w->tmp);
 	} else if (w->tmp != NULL) {
@@ -428,11 +459,64 @@ writer_free(struct writer *w)
 		return;
 	if (!w->done && w->tmp != NULL)
 		writer_abandon(w, NULL);
-	if (w->fd != -1 && !w->is_stdout)
+	if (w->fd != -1 && !w->is_stdout) {
+		(void)reserve_release(&w->res, w->fd, w->size);
 		close(w->fd);
+	}
 	free(w->kept);
 	free(w->tmp);
 	free(w->dir);
 	free(w->path);
 	free(w);
+}
+
+void
+writer_set_sync(struct writer *w, int per_line)
+{
+	if (w != NULL)
+		w->nosync = !per_line;
+}
+
+int
+writer_ready(struct writer *w)
+{
+	if (w == NULL)
+		return -EINVAL;
+	if (w->done || w->fd == -1 || w->is_stdout)
+		return 0;
+	return reserve_ensure(&w->res, w->fd, w->size, LINE_MAX_LEN);
+}
+
+/*
+ * APPEND: close the file and open path again (logrotate renamed it; a new
+ * file gets its header). On failure the old file stays in use. COMPLETE
+ * and stdout: nothing to do.
+ */
+int
+writer_reopen(struct writer *w)
+{
+	struct writer old;
+	int rc;
+
+	if (w == NULL)
+		return -EINVAL;
+	if (w->mode != WRITER_APPEND || w->is_stdout)
+		return 0;
+	if (w->done || w->fd == -1)
+		return -EBADF;
+	old = *w;
+	reserve_init(&w->res, WRITER_RESERVE);
+	if ((rc = open_append(w)) == 0 && (rc = put_header(w)) == 0) {
+		if (!old.nosync)
+			(void)fsync(old.fd);
+		(void)reserve_release(&old.res, old.fd, old.size);
+		close(old.fd);
+		return 0;
+	}
+	if (w->fd != -1 && w->fd != old.fd)
+		close(w->fd);
+	w->fd = old.fd;
+	w->size = old.size;
+	w->res = old.res;
+	return rc;
 }

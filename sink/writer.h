@@ -7,7 +7,8 @@
  * Modes: WRITER_COMPLETE writes to a temporary file beside path and renames
  * it into place on writer_commit() (a partial file never looks finished);
  * WRITER_APPEND appends to path (header only when the file is empty) and
- * fsyncs every line before writer_write() returns; path "-" is stdout.
+ * fsyncs every line before writer_write() returns (see writer_set_sync);
+ * path "-" is stdout.
  */
 #ifndef WRITER_H
 #define WRITER_H
@@ -36,6 +37,25 @@ struct writer *writer_open(const char *path, enum writer_format fmt,
  */
 int writer_write(struct writer *w, const struct pt_reading *r,
                  const void *payload, size_t len, int64_t recv_us);
+
+/* APPEND mode: 1 (default) fsyncs every line before writer_write()
+ * returns (a power cut loses no line); 0 leaves that to the kernel (a kill
+ * loses none, a power cut may). Accepts NULL. */
+void writer_set_sync(struct writer *w, int per_line);
+
+/*
+ * 0 when the next line can be written, -ENOSPC (-EDQUOT) when the space
+ * held for it (reserve.h) cannot be had: take no reading until this
+ * returns 0. stdout and filesystems without fallocate: always 0.
+ */
+int writer_ready(struct writer *w);
+
+/*
+ * APPEND mode: open path again, for logrotate (rename, then SIGHUP); a new
+ * file starts with its header. On failure the current file stays in use.
+ * COMPLETE mode and stdout: nothing to do. 0 or -errno.
+ */
+int writer_reopen(struct writer *w);
 
 /* COMPLETE mode: fsync and rename into place. APPEND: fsync. 0 or -errno. */
 int writer_commit(struct writer *w);

@@ -87,6 +87,30 @@ opts_sink_defaults_follow_the_spec(void **state)
 }
 
 static void
+opts_sink_output_default_follows_the_format(void **state)
+{
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--format", "sqlite"), 0);
+	assert_string_equal(o.output, "readings.db");
+	assert_null(o.sync);
+	assert_null(o.state_dir);
+	pt_opts_free(&o);
+	/* postgresql: "" is libpq's own defaults (PGHOST, PGDATABASE, ...) */
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-F", "postgresql",
+	    "--sync", "full", "--state-dir", "/srv/s"), 0);
+	assert_string_equal(o.output, "");
+	assert_string_equal(o.sync, "full");
+	assert_string_equal(o.state_dir, "/srv/s");
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "-F", "sqlite", "-o", "x.db"), 0);
+	assert_string_equal(o.output, "x.db");
+	pt_opts_free(&o);
+}
+
+static void
 opts_port_default_follows_mode_and_tls(void **state)
 {
 	struct pt_opts o;
@@ -371,6 +395,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(opts_sensor_defaults_follow_the_spec),
 		cmocka_unit_test(opts_sink_defaults_follow_the_spec),
+		cmocka_unit_test(opts_sink_output_default_follows_the_format),
 		cmocka_unit_test(opts_port_default_follows_mode_and_tls),
 		cmocka_unit_test(opts_rejects_bad_values_naming_the_option),
 		cmocka_unit_test(opts_rejects_unknown_and_foreign_options),

@@ -413,6 +413,86 @@ writer_open_fails_in_a_missing_directory(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+static void
+writer_reopen_starts_a_new_file_after_a_rename(void **state)
+{
+	struct fx *f = *state;
+	char rotated[160];
+	struct writer *w;
+
+	snprintf(rotated, sizeof(rotated), "%s.1", f->path);
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_APPEND));
+	put(w, 1, 0);
+	assert_int_equal(rename(f->path, rotated), 0);
+	put(w, 2, 0);           /* still the renamed file, as logrotate expects */
+	assert_int_equal(writer_reopen(w), 0);
+	put(w, 3, 0);
+	writer_free(w);
+	assert_string_equal(slurp(rotated), "# seq ts device temp_c\n"
+	    "1 2026-11-24T21:23:04.123456Z pi-sensor-1 22.53\n"
+	    "2 2026-11-24T21:23:04.123456Z pi-sensor-1 22.53\n");
+	assert_string_equal(slurp(f->path), "# seq ts device temp_c\n"
+	    "3 2026-11-24T21:23:04.123456Z pi-sensor-1 22.53\n");
+}
+
+static void
+writer_reopen_keeps_the_old_file_when_the_new_cannot_open(void **state)
+{
+	struct fx *f = *state;
+	char moved[160];
+	struct writer *w;
+
+	snprintf(moved, sizeof(moved), "%s.d", f->dir);
+	assert_non_null(w = writer_open(f->path, WRITER_CSV, WRITER_APPEND));
+	put(w, 1, 0);
+	/* The directory goes away: the reopen fails, writing goes on. */
+	assert_int_equal(rename(f->dir, moved), 0);
+	assert_int_equal(writer_reopen(w), -ENOENT);
+	put(w, 2, 0);
+	writer_free(w);
+	assert_int_equal(rename(moved, f->dir), 0);
+	assert_non_null(strstr(slurp(f->path), ",2,"));
+	/* COMPLETE mode has nothing to reopen. */
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_COMPLETE));
+	assert_int_equal(writer_reopen(w), 0);
+	writer_free(w);
+}
+
+static void
+writer_holds_space_ahead_and_gives_it_back(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w;
+	struct stat st;
+	int fd;
+
+	/* Where fallocate is missing there is no reserve to see. */
+	assert_true((fd = open(f->path, O_RDWR | O_CREAT, 0644)) >= 0);
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096) != 0) {
+		close(fd);
+		skip();
+	}
+	close(fd);
+	unlink(f->path);
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_APPEND));
+	put(w, 1, 0);
+	assert_int_equal(writer_ready(w), 0);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(st.st_size < 200);
+	assert_true((off_t)st.st_blocks * 512 >= 32 * 1024);
+	writer_free(w);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true((off_t)st.st_blocks * 512 <= 8192);
+	/* What a killed run left held is given back on the next open. */
+	assert_true((fd = open(f->path, O_RDWR)) >= 0);
+	assert_int_equal(fallocate(fd, FALLOC_FL_KEEP_SIZE, st.st_size, 1 << 20), 0);
+	close(fd);
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_APPEND));
+	writer_free(w);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true((off_t)st.st_blocks * 512 <= 8192);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -433,6 +513,9 @@ main(void)
 		T(writer_truncates_a_line_that_fails_partway),
 		T(writer_dash_writes_to_stdout),
 		T(writer_open_fails_in_a_missing_directory),
+		T(writer_reopen_starts_a_new_file_after_a_rename),
+		T(writer_reopen_keeps_the_old_file_when_the_new_cannot_open),
+		T(writer_holds_space_ahead_and_gives_it_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,6 +31,10 @@ pt_cli_start(struct pt_opts *o, enum pt_prog prog, int argc, char **argv)
 		printf("%s %s\n", name, PITEMP_VERSION);
 		return PT_EXIT_OK;
 	}
+	if (pt_opts_check(o, err, sizeof(err)) < 0) {
+		pt_log_errx("%s (see --help)", err);
+		return PT_EXIT_USAGE;
+	}
 	pt_log_init(name, o->verbose);
 	if (o->password_argv)
 		pt_log_warnx("-P/--password: the password shows in ps and in the shell's "

@@ -70,6 +70,23 @@ static const struct opt table[] = {
 	{ "help", 0, K_HELP, BOTH, 0, 0, 0, NULL, "this help" },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
+_Static_assert(NOPTS <= 64, "struct pt_opts.given has one bit per option");
+
+/* Remember that op was given (pt_opts_given). */
+static void
+mark_given(struct pt_opts *o, const struct opt *op)
+{
+	o->given |= UINT64_C(1) << (op - table);
+}
+
+int
+pt_opts_given(const struct pt_opts *o, const char *name)
+{
+	for (size_t i = 0; i < NOPTS; i++)
+		if ((table[i].progs & (int)o->prog) && strcmp(table[i].name, name) == 0)
+			return (o->given >> i) & 1;
+	return 0;
+}
 
 int
 pt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -278,6 +295,7 @@ read_config(struct pt_opts *o, const char *path, char *err, size_t cap)
 			snprintf(err, cap, "config %s line %u: %s", path, lineno, msg);
 			break;
 		}
+		mark_given(o, op);
 	}
 	free(line);
 	fclose(f);
@@ -423,8 +441,11 @@ pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
 			result = PT_OPTS_VERSION;
 		else if ((rc = set_opt(o, op, optarg, err, err_cap)) < 0)
 			return rc;
-		else if (op->off == OFF(password) && op->kind == K_STR)
-			o->password_argv = 1;
+		else {
+			mark_given(o, op);
+			if (op->off == OFF(password) && op->kind == K_STR)
+				o->password_argv = 1;
+		}
 	}
 	if (optind < argc) {
 		snprintf(err, err_cap, "unexpected argument '%s'", argv[optind]);

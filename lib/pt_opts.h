@@ -50,6 +50,8 @@ struct pt_opts {
 	int      verbose;
 	char    *led;           /* sensor: status LED line (CHIP:LINE or name), NULL = none */
 	char    *drdy;          /* sensor: ADS1115 ALERT/RDY line, NULL = timer only */
+	uint64_t given;         /* options set by the command line or --config
+	                         * (see pt_opts_given) */
 };
 
 enum {
@@ -67,6 +69,20 @@ enum {
 int pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
                   char *err, size_t err_cap);
 void pt_opts_free(struct pt_opts *o);
+
+/* 1 when the long option name was given on the command line or in the
+ * --config file (a default does not count), else 0. */
+int pt_opts_given(const struct pt_opts *o, const char *name);
+
+/*
+ * What the parser cannot see option by option (lib/optcheck.c): an option
+ * that does not apply in the chosen --mode, a --cert/--key/--insecure
+ * without --cafile, a --password-file/--cafile/--cert/--key that cannot
+ * be read, a --topic that is not a valid MQTT topic (sensor) or filter
+ * (sink). 0, or -EINVAL with a message naming the option in err (the
+ * caller exits 2).
+ */
+int pt_opts_check(const struct pt_opts *o, char *err, size_t err_cap);
 
 /* The usage text of prog (static storage): the options, then
  * pt_opts_usage_tail(prog). */

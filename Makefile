@@ -58,6 +58,7 @@ $(B)/bin/pitemp-sink: $(call obj,sink/main.c) $(LIBSINK) $(LIBPT)
 $(BINS):
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/bin/pitemp-sink $(UNIT_BINS): LDLIBS += $(DB_LIBS)
 
 # Unit tests (cmocka): one binary per tests/unit/test_*.c, linked against
 # every module library so a test can reach any module it exercises.
@@ -109,7 +110,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
   libpaho-mqtt-dev libcjson-dev libgpiod-dev libcmocka-dev \
   mosquitto mosquitto-clients python3 python3-pytest python3-jsonschema \
   python3-paho-mqtt libssl-dev openssl tshark systemd iproute2 iptables gnuplot-nox \
-  groff-base
+  groff-base libsqlite3-dev sqlite3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

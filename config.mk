@@ -24,6 +24,9 @@ CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null || echo -I/usr/
 CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 # Debian's paho 1.3.x ships no .pc file; the "as" flavour is async + TLS.
 PAHO_LIBS    := -lpaho-mqtt3as
+# sink/store_sqlite.c and sink/pg.c (the sink's database backends); linked
+# into the sink and the unit tests only, so the sensor does not need them.
+DB_LIBS      := -lsqlite3
 # lib/tls.c (the TLS failure probe) uses OpenSSL directly; paho links it anyway.
 TLS_LIBS     := -lssl -lcrypto
 

@@ -17,6 +17,7 @@ static const struct {
 	{ "text", &store_file_ops, 0 },
 	{ "csv", &store_file_ops, 0 },
 	{ "jsonl", &store_file_ops, 0 },
+	{ "sqlite", &store_sqlite_ops, 0 },
 };
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
 

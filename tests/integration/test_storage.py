@@ -1,0 +1,144 @@
+"""Storage in databases (issue 17): --format sqlite and --format
+postgresql keep the logger's promise: every reading once, nothing lost
+when the sink is killed or the database restarts.
+
+Real mosquitto, real programs, a real SQLite file, a real PostgreSQL 15
+(tests/rig/pg.py: initdb into the test's directory under build/, a free
+127.0.0.1 port, run as the unprivileged user `postgres` when we are root,
+stopped by PID). Each test prints its figures (pytest -s) and keeps them in
+$PITEMP_BUILD/test-tmp/<test>/figures.txt.
+"""
+
+import os
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import bounded_polls, parse_summary, sensor_argv, sink_argv
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
+
+SUBSCRIBED = r"pitemp-sink: info: subscribed to "
+CONNECTED = r"pitemp-sensor: info: connected to "
+
+
+def figure(workdir, text):
+    print(f"FIGURE: {text}")
+    with open(workdir / "figures.txt", "a") as f:
+        f.write(text + "\n")
+
+
+def kill9(proc):
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.popen.wait(timeout=10)
+
+
+class SqliteRows:
+    """Rows of an SQLite output, read as another process would."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def query(self, sql):
+        if not Path(self.path).exists():
+            return []
+        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10) as c:
+            return c.execute(sql).fetchall()
+
+    def count(self):
+        try:
+            return self.query("select count(*) from readings")[0][0] if \
+                Path(self.path).exists() else 0
+        except sqlite3.OperationalError:
+            return 0        # not created yet
+
+    def keys(self):
+        return self.query("select device, boot, seq from readings")
+
+
+def wait_rows(rows, n, timeout, alive=()):
+    got = 0
+    for _ in bounded_polls(timeout):
+        got = rows.count()
+        if got >= n:
+            return got
+        for p in alive:
+            if not p.running():
+                pytest.fail(f"{p.name} exited early\n" + p.describe())
+    return got
+
+
+def assert_once(keys, device, n):
+    """keys: [(device, boot, seq)]: one device, one boot, seq 0..n-1 once."""
+    assert {k[0] for k in keys} == {device}, {k[0] for k in keys}
+    assert len({k[1] for k in keys}) == 1
+    seqs = [int(k[2]) for k in keys]
+    dup = len(seqs) - len(set(seqs))
+    missing = sorted(set(range(n)) - set(seqs))
+    assert dup == 0 and not missing and len(seqs) == n, (
+        f"{len(seqs)} rows, {dup} duplicate, {len(missing)} missing "
+        f"(first missing: {missing[:20]})")
+
+
+def kill_twice(procs, bins, port, fmt, out, rows, sid, device, workdir,
+               extra=()):
+    """The logger with 2000 QoS 1 readings at 200 Hz, killed -9 at about
+    500 and 1200 rows and restarted each time; returns the last sink."""
+    def start(name):
+        s = procs.start(name, sink_argv(bins, port, "-C", "0", "-i", sid,
+                                        "-F", fmt, "-o", out, *extra))
+        s.wait_for_line(SUBSCRIBED, timeout=20)
+        return s
+
+    sink = start("sink.1")
+    sensor = procs.start("sensor", sensor_argv(
+        bins, port, "--rate", "200", "-C", "2000", "--device", device))
+    sensor.wait_for_line(CONNECTED)
+    for k, at in enumerate((500, 1200), start=1):
+        assert wait_rows(rows, at, 30, (sink, sensor)) >= at, sink.describe()
+        kill9(sink)
+        sink = start(f"sink.{k + 1}")
+        sink.wait_for_line(r"readings read back for dedup|subscribed to ")
+    assert sensor.wait_exit(60) == 0, sensor.describe()
+    assert wait_rows(rows, 2000, 30, (sink,)) >= 2000, sink.describe()
+    sink.signal(signal.SIGTERM)
+    assert sink.wait_exit(15) == 0, sink.describe()
+    s = parse_summary(sink)
+    figure(workdir, f"{fmt} sink kill -9 x2: {rows.count()} rows; last run "
+           f"stored={s['stored']} duplicates={s['duplicates']} gaps={s['gaps']}")
+    return sink
+
+
+# --------------------------------------------------------------------------
+# SQLite
+
+def test_sqlite_logger_killed_twice_stores_every_reading_once(
+        bins, broker, procs, workdir):
+    out = workdir / "readings.db"
+    rows = SqliteRows(out)
+    kill_twice(procs, bins, broker.port, "sqlite", out, rows, "storage-sq-kill",
+               "sq-kill", workdir)
+    assert_once(rows.keys(), "sq-kill", 2000)
+    # The table the issue asks for, in the write-ahead-log mode.
+    cols = [r[1] for r in rows.query("pragma table_info(readings)")]
+    assert cols == ["device", "boot", "seq", "ts", "temp_c", "mv", "raw", "recv_ts"]
+    assert rows.query("pragma journal_mode") == [("wal",)]
+    ts, recv = rows.query("select ts, recv_ts from readings limit 1")[0]
+    assert ts.endswith("Z") and recv.endswith("Z") and recv >= ts
+
+
+def test_sqlite_count_n_stores_n_and_exits_0(bins, broker, procs, workdir):
+    out = workdir / "n.db"
+    sink = procs.start("sink", sink_argv(bins, broker.port, "-C", "300", "-F",
+                                         "sqlite", "-o", out, "-W", "60"))
+    sink.wait_for_line(SUBSCRIBED)
+    sensor = procs.start("sensor", sensor_argv(
+        bins, broker.port, "--rate", "0", "-C", "300", "--device", "sq-n"))
+    assert sensor.wait_exit(30) == 0, sensor.describe()
+    assert sink.wait_exit(30) == 0, sink.describe()
+    rows = SqliteRows(out)
+    assert_once(rows.keys(), "sq-n", 300)
+    assert parse_summary(sink)["stored"] == "300"

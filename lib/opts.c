@@ -16,7 +16,11 @@
 #include <unistd.h>
 
 enum kind { K_STR, K_U64, K_INT, K_QOS, K_PORT, K_DOUBLE, K_FLAG, K_MODE, K_CONFIG,
-            K_HELP, K_VERSION };
+            K_HELP, K_VERSION,
+            K_OPTSTR };     /* optional value: --name, --name=V or --name V */
+
+#define HA_PREFIX_DEFAULT "homeassistant"
+#define SUMMARY_MIN_S     0.1
 
 struct opt {
 	const char *name;
@@ -63,6 +67,8 @@ static const struct opt table[] = {
 	{ "insecure", 0, K_FLAG, BOTH, OFF(insecure), 0, 0, NULL, "TLS: do not check that the server certificate names --host" },
 	{ "led", 0, K_STR, SEN, OFF(led), 0, 0, "CHIP:LINE", "status LED GPIO line, or a line name like GPIO17" },
 	{ "drdy", 0, K_STR, SEN, OFF(drdy), 0, 0, "CHIP:LINE", "ADS1115 ALERT/RDY GPIO line: read on its falling edge" },
+	{ "summary-period", 0, K_DOUBLE, SEN, OFF(summary_period), 0, 86400, "S", "retained summary on pitemp/<device>/summary every S seconds (default 1; 0 = off; MQTT only)" },
+	{ "ha-discovery", 0, K_OPTSTR, SEN, OFF(ha_discovery), 0, 0, "[PREFIX]", "announce the summary to Home Assistant (MQTT discovery, default prefix " HA_PREFIX_DEFAULT ")" },
 	{ "config", 0, K_CONFIG, BOTH, 0, 0, 0, "F", "read options from F (command line wins)" },
 	{ "debug", 'd', K_FLAG, BOTH, OFF(verbose), 0, 0, NULL, "debug logging" },
 	{ "verbose", 0, K_FLAG, BOTH, OFF(verbose), 0, 0, NULL, "the same as --debug" },
@@ -148,6 +154,10 @@ set_opt(struct pt_opts *o, const struct opt *op, const char *val,
 	double d;
 
 	switch (op->kind) {
+	case K_OPTSTR:
+		if (val == NULL)
+			val = HA_PREFIX_DEFAULT;
+		/* FALLTHROUGH */
 	case K_STR: {
 		char **dst = (char **)(void *)(base + op->off);
 		char *copy;
@@ -285,7 +295,7 @@ read_config(struct pt_opts *o, const char *path, char *err, size_t cap)
 			rc = -EINVAL;
 			break;
 		}
-		if (*val == '\0' && op->kind != K_FLAG) {
+		if (*val == '\0' && op->kind != K_FLAG && op->kind != K_OPTSTR) {
 			snprintf(err, cap, "config %s line %u: option '%s' needs a value",
 			    path, lineno, key);
 			rc = -EINVAL;
@@ -311,6 +321,7 @@ set_defaults(struct pt_opts *o, enum pt_prog prog, char *err, size_t cap)
 	o->rate = 100.0;
 	o->qos = 1;
 	o->count = (prog == PT_PROG_SINK) ? 100 : 0;
+	o->summary_period = -1;     /* not given: finish() picks by mode */
 	o->max_clients = 64;
 	o->idle_timeout = 60;
 	if ((o->host = strdup("localhost")) == NULL)
@@ -319,6 +330,43 @@ set_defaults(struct pt_opts *o, enum pt_prog prog, char *err, size_t cap)
 nomem:
 	snprintf(err, cap, "out of memory");
 	return -ENOMEM;
+}
+
+/*
+ * The summary stream and Home Assistant discovery are MQTT topics: in
+ * socket mode asking for either is a usage error, while the default
+ * summary period simply does not apply there.
+ */
+static int
+summary_options(struct pt_opts *o, char *err, size_t cap)
+{
+	if (o->mode == PT_MODE_SOCKET) {
+		if (o->summary_period > 0) {
+			snprintf(err, cap, "option --summary-period: summaries are MQTT "
+			    "messages (pitemp/<device>/summary); --mode socket has none");
+			return -EINVAL;
+		}
+		if (o->ha_discovery != NULL) {
+			snprintf(err, cap, "option --ha-discovery: Home Assistant "
+			    "discovery works over MQTT; --mode socket has none");
+			return -EINVAL;
+		}
+		o->summary_period = 0;
+		return 0;
+	}
+	if (o->summary_period < 0)
+		o->summary_period = 1;
+	if (o->summary_period > 0 && o->summary_period < SUMMARY_MIN_S) {
+		snprintf(err, cap, "option --summary-period: %g is too short "
+		    "(0 = off, else at least %g s)", o->summary_period, SUMMARY_MIN_S);
+		return -EINVAL;
+	}
+	if (o->ha_discovery != NULL && o->summary_period == 0) {
+		snprintf(err, cap, "option --ha-discovery: Home Assistant shows the "
+		    "summary stream, which --summary-period 0 turns off");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Defaults that depend on other options. */
@@ -349,6 +397,8 @@ finish(struct pt_opts *o, char *err, size_t cap)
 			if ((o->id = strdup(buf)) == NULL)
 				goto nomem;
 		}
+		if (summary_options(o, err, cap) < 0)
+			return -EINVAL;
 	} else {
 		if (o->topic == NULL && (o->topic = strdup("pitemp/+/temperature")) == NULL)
 			goto nomem;
@@ -390,7 +440,8 @@ pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
 		if (!(table[i].progs & (int)prog))
 			continue;
 		longopts[n].name = table[i].name;
-		longopts[n].has_arg = table[i].arg != NULL ? required_argument : no_argument;
+		longopts[n].has_arg = table[i].kind == K_OPTSTR ? optional_argument :
+		    table[i].arg != NULL ? required_argument : no_argument;
 		longopts[n].flag = NULL;
 		longopts[n].val = 256 + (int)i;
 		n++;
@@ -435,6 +486,11 @@ pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
 			snprintf(err, err_cap, "unknown option -%c", c);
 			return -EINVAL;
 		}
+		/* "--name VALUE" for an optional value too: the programs take no
+		 * operands, so a following word that is not an option is it. */
+		if (op->kind == K_OPTSTR && optarg == NULL && optind < argc &&
+		    argv[optind][0] != '-')
+			optarg = argv[optind++];
 		if (op->kind == K_HELP)
 			result = PT_OPTS_HELP;
 		else if (op->kind == K_VERSION && result != PT_OPTS_HELP)
@@ -481,6 +537,7 @@ pt_opts_free(struct pt_opts *o)
 	free(o->key);
 	free(o->led);
 	free(o->drdy);
+	free(o->ha_discovery);
 	memset(o, 0, sizeof(*o));
 }
 

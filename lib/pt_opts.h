@@ -52,6 +52,9 @@ struct pt_opts {
 	char    *drdy;          /* sensor: ADS1115 ALERT/RDY line, NULL = timer only */
 	uint64_t given;         /* options set by the command line or --config
 	                         * (see pt_opts_given) */
+	double   summary_period; /* sensor: seconds per summary, 0 = off; default
+	                          * 1 in MQTT mode, 0 in socket mode */
+	char    *ha_discovery;  /* sensor: Home Assistant discovery prefix, NULL = off */
 };
 
 enum {

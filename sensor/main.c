@@ -5,7 +5,9 @@
  * Data flow: source -> pacer -> reading -> codec -> transport (MQTT or a
  * plain socket, behind struct transport_ops). main() owns the loop, the
  * signals and the exit status; everything here runs on the main thread
- * (paho's thread stays inside lib/mqtt.c and transport_mqtt.c).
+ * (paho's thread stays inside lib/mqtt.c and transport_mqtt.c). In MQTT
+ * mode the summary stream and Home Assistant discovery ride along
+ * (streams.c).
  */
 #include <errno.h>
 #include <math.h>
@@ -28,6 +30,7 @@
 #include "hw.h"
 #include "pt_notify.h"
 #include "report.h"
+#include "streams.h"
 #include "transport.h"
 
 #define EXIT_USAGE      2
@@ -50,6 +53,7 @@ struct sensor_ctx {
 	struct report    report;        /* counters on stderr every 10 s */
 	struct hw       *hw;            /* --led, --drdy (no-ops without) */
 	struct pt_notify_wd wd;         /* systemd watchdog pings */
+	struct streams   streams;       /* summaries, discovery (MQTT only) */
 };
 
 static void
@@ -136,6 +140,7 @@ publish_sample(struct sensor_ctx *c, const struct source_sample *s, int64_t ts_u
 	else {
 		c->handed++;
 		hw_on_publish(c->hw);
+		streams_reading(&c->streams, c->tr, ts_us, r.temp_c);
 	}
 	return rc;
 }
@@ -147,11 +152,13 @@ summary(struct sensor_ctx *c)
 
 	c->tr->ops->counters(c->tr, &k);
 	pt_log_info("samples=%llu published=%llu delivered=%llu failed=%llu "
-	    "dropped=%llu read_errors=%llu out_of_range=%llu connects=%llu",
+	    "dropped=%llu read_errors=%llu out_of_range=%llu connects=%llu "
+	    "summaries=%llu",
 	    (unsigned long long)c->seq, (unsigned long long)k.published,
 	    (unsigned long long)k.delivered, (unsigned long long)k.failed,
 	    (unsigned long long)c->dropped, (unsigned long long)c->read_errors,
-	    (unsigned long long)c->out_of_range, (unsigned long long)k.connects);
+	    (unsigned long long)c->out_of_range, (unsigned long long)k.connects,
+	    (unsigned long long)c->streams.sent);
 }
 
 /*
@@ -205,6 +212,7 @@ run(struct sensor_ctx *c)
 			return 1;
 		c->tr->ops->counters(c->tr, &k);
 		hw_on_connect(c->hw, k.connected);
+		streams_tick(&c->streams, c->tr, &k);
 		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
 		report_tick(&c->report, c->tr, c->dropped, 0);
 		int64_t ts = sample_time(&pacer, &prev_ts);
@@ -282,6 +290,11 @@ main(int argc, char **argv)
 		pt_log_err("getrandom");
 		goto out;
 	}
+	if (streams_setup(&c.streams, &c.opts, c.boot, err, sizeof(err)) < 0) {
+		pt_log_errx("%s", err);
+		status = EXIT_USAGE;
+		goto out;
+	}
 	pt_cli_signals(on_signal);
 
 	/* The same bound in both modes: BUFFER_SECONDS of readings. */
@@ -292,6 +305,7 @@ main(int argc, char **argv)
 	tc.opts = &c.opts;
 	tc.password = password;
 	tc.buffer = c.buffer;
+	streams_transport_cfg(&c.streams, &tc);
 	c.tr = c.opts.mode == PT_MODE_SOCKET ?
 	    transport_socket_new(&tc, err, sizeof(err)) :
 	    transport_mqtt_new(&tc, err, sizeof(err));
@@ -307,6 +321,7 @@ main(int argc, char **argv)
 		pt_log_info("device %s boot %s: %s at %g Hz to %s:%d topic %s qos %d",
 		    c.opts.device, c.boot, source_name(c.src), c.opts.rate,
 		    c.opts.host, c.opts.port, c.opts.topic, c.opts.qos);
+	streams_log_start(&c.streams, c.opts.summary_period);
 	if (c.tr->ops->start(c.tr) < 0) {
 		pt_log_errx("cannot start connecting to %s:%d", c.opts.host, c.opts.port);
 		goto out;
@@ -321,6 +336,8 @@ main(int argc, char **argv)
 	report_init(&c.report, REPORT_EVERY_S);
 	status = run(&c);
 	(void)pt_notify_stopping();
+	if (status == 0)        /* not after a refusal */
+		streams_stop(&c.streams, c.tr);
 	if (status == 0 && c.opts.count != 0 && !stop) {
 		rc = drain(&c);
 		if (rc == -ECONNREFUSED)

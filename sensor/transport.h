@@ -17,6 +17,7 @@ struct transport_counters {
 	uint64_t delivered;     /* MQTT QoS>0: acknowledged; else written */
 	uint64_t failed;        /* reported failed by the transport */
 	uint64_t connects;      /* successful (re)connects */
+	uint64_t watched;       /* cfg.watch_payload seen on cfg.watch_topic */
 	int      connected;
 };
 
@@ -40,6 +41,14 @@ struct transport_ops {
 	/* Clean shutdown (status "offline", flush, disconnect). 0 or -errno. */
 	int  (*stop)(struct transport *t, int timeout_ms);
 	void (*counters)(struct transport *t, struct transport_counters *out);
+	/*
+	 * MQTT only (NULL in socket mode): hand over one message that is not a
+	 * reading (summary, discovery config) to topic, QoS 1, copied. It is
+	 * not counted among the readings' counters, but flush and stop wait
+	 * for it too. 0, -ENOBUFS (buffer full: nothing queued) or -EIO.
+	 */
+	int  (*publish_aux)(struct transport *t, const char *topic,
+	                    const char *payload, size_t len, int retain);
 	void (*free)(struct transport *t);
 };
 
@@ -52,6 +61,11 @@ struct transport_cfg {
 	const struct pt_opts *opts;
 	const char           *password;     /* MQTT only; may be NULL */
 	size_t                buffer;       /* readings held while disconnected */
+	/* MQTT only, may be NULL: subscribe to watch_topic (QoS 0) and count
+	 * the messages whose payload is exactly watch_payload (counters'
+	 * watched), e.g. Home Assistant's "online" on <prefix>/status. */
+	const char           *watch_topic;
+	const char           *watch_payload;
 };
 
 /* NULL with errno set and a message in err. */

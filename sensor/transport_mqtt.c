@@ -2,11 +2,19 @@
  * transport_mqtt.c: the sensor's MQTT transport, an adapter from
  * struct transport_ops to lib/mqtt.c. Readings go to --topic at --qos; the
  * retained status topic pitemp/<device>/status carries the birth "online"
- * (re-sent on every connect) and the will "offline".
+ * (re-sent on every connect) and the will "offline". Other messages
+ * (summaries, discovery configs) go through publish_aux; a watched topic
+ * (Home Assistant's status) is subscribed and its matching messages
+ * counted.
+ *
+ * Threads: on_message runs on paho's thread and only bumps an atomic
+ * counter; everything else runs on the main thread.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pt_cli.h"
 #include "pt_log.h"
@@ -19,6 +27,9 @@ struct mqtt_transport {
 	const char         *topic;
 	int                 qos;
 	char                status_topic[256];
+	char                watch_topic[256];
+	char                watch_payload[64];
+	atomic_uint_fast64_t watched;
 };
 
 static int
@@ -33,6 +44,28 @@ m_publish(struct transport *t, const char *payload, size_t len)
 	struct mqtt_transport *mt = (struct mqtt_transport *)t;
 
 	return pt_mqtt_publish(mt->m, mt->topic, payload, len, mt->qos, 0);
+}
+
+static int
+m_publish_aux(struct transport *t, const char *topic, const char *payload,
+              size_t len, int retain)
+{
+	struct mqtt_transport *mt = (struct mqtt_transport *)t;
+
+	return pt_mqtt_publish(mt->m, topic, payload, len, 1, retain);
+}
+
+/* paho's thread. */
+static int
+m_message(void *ctx, const char *topic, const void *payload, size_t len)
+{
+	struct mqtt_transport *mt = ctx;
+
+	if (strcmp(topic, mt->watch_topic) == 0 &&
+	    len == strlen(mt->watch_payload) &&
+	    memcmp(payload, mt->watch_payload, len) == 0)
+		atomic_fetch_add(&mt->watched, 1);
+	return 0;
 }
 
 static int
@@ -70,6 +103,7 @@ m_counters(struct transport *t, struct transport_counters *out)
 	out->failed = k.failed;
 	out->connects = k.connects;
 	out->connected = k.connected;
+	out->watched = atomic_load(&((struct mqtt_transport *)t)->watched);
 }
 
 static void
@@ -92,6 +126,7 @@ static const struct transport_ops mqtt_ops = {
 	.stop = m_stop,
 	.counters = m_counters,
 	.free = m_free,
+	.publish_aux = m_publish_aux,
 };
 
 struct transport *
@@ -126,6 +161,21 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	cfg.insecure = o->insecure;
 	cfg.on_event = pt_cli_mqtt_event;
 	cfg.ctx = mt;
+	atomic_init(&mt->watched, 0);
+	if (tc->watch_topic != NULL && tc->watch_payload != NULL) {
+		if ((size_t)snprintf(mt->watch_topic, sizeof(mt->watch_topic), "%s",
+		    tc->watch_topic) >= sizeof(mt->watch_topic) ||
+		    (size_t)snprintf(mt->watch_payload, sizeof(mt->watch_payload),
+		    "%s", tc->watch_payload) >= sizeof(mt->watch_payload)) {
+			snprintf(err, err_cap, "topic %s: too long", tc->watch_topic);
+			free(mt);
+			errno = EINVAL;
+			return NULL;
+		}
+		cfg.sub_filter = mt->watch_topic;
+		cfg.sub_qos = 0;
+		cfg.on_message = m_message;
+	}
 	if ((mt->m = pt_mqtt_new(&cfg)) == NULL) {
 		int e = errno;
 

@@ -105,6 +105,13 @@ pt_mqtt_publish(struct pt_mqtt *m, const char *topic, const void *payload,
 }
 
 int
+pt_mqtt_publish_other(struct pt_mqtt *m, const char *topic, const void *payload,
+                      size_t len, int qos, int retain)
+{
+	return mqtt_enqueue(m, topic, payload, len, qos, retain, 0);
+}
+
+int
 pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms)
 {
 	struct timespec until;

@@ -97,6 +97,12 @@ int pt_mqtt_poll(struct pt_mqtt *m);
 int pt_mqtt_publish(struct pt_mqtt *m, const char *topic, const void *payload,
                     size_t len, int qos, int retain);
 
+/* The same for a message that is not one of the owner's publishes (the
+ * sensor's summaries and discovery configs): it stays out of the counters,
+ * like the birth message, but flush and stop wait for it too. */
+int pt_mqtt_publish_other(struct pt_mqtt *m, const char *topic,
+                          const void *payload, size_t len, int qos, int retain);
+
 /* Wait up to timeout_ms until every published message is delivered or
  * failed. 0 when all are, -ETIMEDOUT otherwise. */
 int pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms);

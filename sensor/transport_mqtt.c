@@ -52,7 +52,7 @@ m_publish_aux(struct transport *t, const char *topic, const char *payload,
 {
 	struct mqtt_transport *mt = (struct mqtt_transport *)t;
 
-	return pt_mqtt_publish(mt->m, topic, payload, len, 1, retain);
+	return pt_mqtt_publish_other(mt->m, topic, payload, len, 1, retain);
 }
 
 /* paho's thread. */

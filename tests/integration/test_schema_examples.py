@@ -4,6 +4,11 @@ Debian's python3-jsonschema (an independent validator) and by the C decoder
 every file: examples/valid/* valid, examples/invalid/* invalid. The
 JSONTestSuite corpus must be invalid for both: none of it is a reading.
 
+schemas/summary.schema.json (the sensor's summary stream) has its own
+examples in schemas/summary-examples/{valid,invalid}, judged by the same
+Python validator; the C side of the summary is its encoder, whose output
+tests/integration/test_ha.py validates against the schema.
+
 Run with /usr/bin/python3 -m pytest (Debian's jsonschema), e.g. through
 `make integration`, which sets PITEMP_BUILD.
 """
@@ -23,6 +28,9 @@ from jsonschema import _validators, validators
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "schemas" / "reading.schema.json"
 EXAMPLES = ROOT / "schemas" / "examples"
+SUMMARY_SCHEMA = ROOT / "schemas" / "summary.schema.json"
+SUMMARY_EXAMPLES = ROOT / "schemas" / "summary-examples"
+SUMMARY_FIELDS = ("device", "boot", "start", "end", "n", "mean", "min", "max")
 JSON_TEST_SUITE = ROOT / "tests" / "corpora" / "JSONTestSuite" / "test_parsing"
 BUILD = Path(os.environ.get("PITEMP_BUILD", ROOT / "build"))
 PAYLOAD_MAX = 1024
@@ -76,8 +84,8 @@ Validator = validators.extend(
 )
 
 
-def load_schema():
-    schema = json.loads(SCHEMA.read_text())
+def load_schema(path=SCHEMA):
+    schema = json.loads(path.read_text())
     Draft202012Validator.check_schema(schema)
     return schema
 
@@ -85,6 +93,8 @@ def load_schema():
 # FormatChecker checks "date-time" only when rfc3339-validator is installed
 # (Debian 12 has none); the ts pattern carries the rule either way.
 VALIDATOR = Validator(load_schema(), format_checker=FormatChecker())
+SUMMARY_VALIDATOR = Validator(load_schema(SUMMARY_SCHEMA),
+                              format_checker=FormatChecker())
 
 
 def _no_duplicates(pairs):
@@ -115,7 +125,7 @@ def _walk_strings(v):
             yield from _walk_strings(x)
 
 
-def python_verdict(data):
+def python_verdict(data, validator=VALIDATOR):
     """None if valid, else a reason. The rules around the schema are the
     ones its description lists: size, UTF-8, one object, no duplicates,
     no NUL or lone surrogate in a string."""
@@ -129,7 +139,7 @@ def python_verdict(data):
         return f"not JSON: {e}"
     if any(_bad_string(s) for s in _walk_strings(doc)):
         return "NUL or lone surrogate in a string"
-    err = next(iter(VALIDATOR.iter_errors(doc)), None)
+    err = next(iter(validator.iter_errors(doc)), None)
     return None if err is None else err.message
 
 
@@ -179,8 +189,8 @@ def c_verdicts(cli, paths):
     return verdicts
 
 
-def examples(kind):
-    return sorted((EXAMPLES / kind).glob("*.json"))
+def examples(kind, base=EXAMPLES):
+    return sorted((base / kind).glob("*.json"))
 
 
 def test_schema_is_valid_draft_2020_12():
@@ -286,3 +296,44 @@ def test_both_agree_on_seeded_mutations_of_the_valid_examples(
         py = python_verdict(p.read_bytes())
         assert (c[p] is None) == (py is None), \
             f"{p.read_bytes()!r}: C says {c[p]}, Python says {py}"
+
+
+# --------------------------------------------------------------------------
+# The summary stream's schema (sensor --summary-period)
+
+def test_summary_schema_is_valid_draft_2020_12():
+    assert load_schema(SUMMARY_SCHEMA)["$schema"].endswith("/2020-12/schema")
+
+
+def test_every_summary_field_has_invalid_examples():
+    names = {p.stem for p in examples("invalid", SUMMARY_EXAMPLES)}
+    for f in SUMMARY_FIELDS:
+        assert f"{f}-missing" in names, f
+        assert any(n.startswith(f + "-") and not n.endswith("-missing")
+                   for n in names), f
+    for rule in ("extra-field", "duplicate-field", "not-an-object-array",
+                 "a-reading"):
+        assert rule in names
+
+
+def test_summary_valid_examples_are_valid():
+    paths = examples("valid", SUMMARY_EXAMPLES)
+    assert paths
+    for p in paths:
+        assert python_verdict(p.read_bytes(), SUMMARY_VALIDATOR) is None, p.name
+
+
+def test_summary_invalid_examples_are_invalid():
+    paths = examples("invalid", SUMMARY_EXAMPLES)
+    assert paths
+    for p in paths:
+        assert python_verdict(p.read_bytes(), SUMMARY_VALIDATOR) is not None, \
+            p.name
+
+
+def test_a_summary_is_never_a_reading_nor_the_other_way_round():
+    for p in examples("valid", SUMMARY_EXAMPLES):
+        assert python_verdict(p.read_bytes()) is not None, p.name
+    for p in examples("valid"):
+        assert python_verdict(p.read_bytes(), SUMMARY_VALIDATOR) is not None, \
+            p.name

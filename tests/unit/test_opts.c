@@ -389,6 +389,85 @@ opts_usage_lists_exit_codes_signals_and_environment(void **state)
 	assert_null(strstr(sink, "PITEMP_SYSFS_ROOT"));  /* a sensor source's */
 }
 
+/* --summary-period defaults by mode; --ha-discovery takes an optional
+ * prefix in every spelling, also from a config file. */
+static void
+opts_summary_and_ha_discovery_follow_the_mode(void **state)
+{
+	struct pt_opts o;
+	char err[256], *cfg;
+
+	(void)state;
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--device", "d"), 0);
+	assert_true(o.summary_period == 1.0);
+	assert_null(o.ha_discovery);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--mode", "socket"), 0);
+	assert_true(o.summary_period == 0.0);     /* the default does not apply */
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--mode", "socket",
+	    "--summary-period", "0"), 0);
+	pt_opts_free(&o);
+
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--ha-discovery",
+	    "--summary-period", "2.5"), 0);
+	assert_string_equal(o.ha_discovery, "homeassistant");
+	assert_true(o.summary_period == 2.5);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--ha-discovery", "ha/x", "-d"), 0);
+	assert_string_equal(o.ha_discovery, "ha/x");
+	assert_true(o.verbose);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--ha-discovery=hass"), 0);
+	assert_string_equal(o.ha_discovery, "hass");
+	pt_opts_free(&o);
+	cfg = write_config("ha-discovery\nsummary-period 5\n");
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--config", cfg), 0);
+	assert_string_equal(o.ha_discovery, "homeassistant");
+	assert_true(o.summary_period == 5.0);
+	pt_opts_free(&o);
+	unlink(cfg);
+	free(cfg);
+	cfg = write_config("ha-discovery mine\n");
+	assert_int_equal(PARSE(&o, PT_PROG_SENSOR, err, "--config", cfg), 0);
+	assert_string_equal(o.ha_discovery, "mine");
+	pt_opts_free(&o);
+	unlink(cfg);
+	free(cfg);
+}
+
+static void
+opts_summary_and_ha_discovery_errors_name_the_option(void **state)
+{
+	static const char *const bad[][4] = {
+		{ "--mode", "socket", "--summary-period", "1" },
+		{ "--mode", "socket", "--ha-discovery", NULL },
+		{ "--summary-period", "0", "--ha-discovery", NULL },
+		{ "--summary-period", "0.05", NULL, NULL },
+		{ "--summary-period", "-1", NULL, NULL },
+		{ "--summary-period", "1e9", NULL, NULL },
+	};
+	static const char *const named[] = {
+		"--summary-period", "--ha-discovery", "--ha-discovery",
+		"--summary-period", "--summary-period", "--summary-period",
+	};
+	struct pt_opts o;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(&o, PT_PROG_SENSOR, err, (const char *[]){
+		    "prog", bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL }), -EINVAL);
+		assert_non_null(strstr(err, named[i]));
+		pt_opts_free(&o);
+	}
+	/* sensor options only */
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--summary-period", "1"), -EINVAL);
+	pt_opts_free(&o);
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--ha-discovery"), -EINVAL);
+	pt_opts_free(&o);
+}
+
 int
 main(void)
 {
@@ -406,6 +485,8 @@ main(void)
 		cmocka_unit_test(opts_password_on_the_command_line_is_taken_and_flagged),
 		cmocka_unit_test(opts_short_letters_follow_mosquitto_clients),
 		cmocka_unit_test(opts_usage_lists_exit_codes_signals_and_environment),
+		cmocka_unit_test(opts_summary_and_ha_discovery_follow_the_mode),
+		cmocka_unit_test(opts_summary_and_ha_discovery_errors_name_the_option),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

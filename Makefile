@@ -7,6 +7,7 @@
 #   make deps       apt-get install what is missing (sudo when not root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      benchmarks against mosquitto_pub/mosquitto_sub (bench/)
+#   make plot       FILE=readings.txt [PNG=...]: temperature against time (plot/)
 #   make capture    tshark captures of every transport + report (root)
 #   make docker-test  the docker compose rig
 #   make clean
@@ -168,6 +169,17 @@ clean:
 bench: all
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/pacing.py
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/throughput.py
+
+# --- Plot (issue #16) -------------------------------------------------------
+# `make plot FILE=readings.csv [PNG=out.png]`: a pitemp-sink output file of
+# any format (text, csv, jsonl) to a PNG of temperature against time, one
+# colour per device, with the 1 s means the summary stream publishes
+# (plot/plot.py, plot/temperature.gp; gnuplot from `make deps`).
+FILE ?= readings.txt
+PNG  ?= $(B)/plot/$(basename $(notdir $(FILE))).png
+.PHONY: plot
+plot:
+	@$(PYTHON) plot/plot.py $(if $(TITLE),--title "$(TITLE)") "$(FILE)" "$(PNG)"
 
 # --- Capture and compare (issue #6) -----------------------------------------
 # `make capture` (root): the lab's Task 2 in one command. A two-host rig in

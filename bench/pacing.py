@@ -4,7 +4,9 @@
 Runs a real mosquitto on a free loopback port, pitemp-sink and pitemp-sensor
 (sim source) for N readings (default 1000) at RATE Hz (default 100) and
 prints the mean interval of the payload timestamps, its error in ppm, the
-interval jitter, and the wall-clock rate of arrival at the sink.
+interval jitter, and the wall-clock rate of arrival at the sink. It draws
+their distributions, and that of the latency (sink recv_ts - ts), into
+$PITEMP_BUILD/bench/pacing.png (bench/plots.py, gnuplot).
 
     /usr/bin/python3 bench/pacing.py [N] [RATE]
 
@@ -15,9 +17,11 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import broker as broker_mod  # noqa: E402
+import plots  # noqa: E402
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-bindir = os.path.join(os.environ.get("PITEMP_BUILD", os.path.join(top, "build")), "bin")
+build = os.environ.get("PITEMP_BUILD", os.path.join(top, "build"))
+bindir = os.path.join(build, "bin")
 n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 rate = float(sys.argv[2]) if len(sys.argv) > 2 else 100.0
 
@@ -57,3 +61,19 @@ print(f"ts interval jitter  stdev {statistics.pstdev(d) * 1e6:.1f} us, min {min(
 rmean = (recv[-1] - recv[0]) / (len(recv) - 1)
 print(f"arrival interval    mean {rmean * 1e3:.4f} ms, stdev {statistics.pstdev([b - a for a, b in zip(recv, recv[1:])]) * 1e6:.1f} us")
 print(f"sink summary        {rest.strip().splitlines()[-1] if rest.strip() else '-'}")
+
+lat = [(b - a) * 1e3 for a, b in zip(ts, recv)]
+arr = [(b - a) * 1e3 for a, b in zip(recv, recv[1:])]
+png = plots.histograms(os.path.join(build, "bench", "pacing.png"),
+                       f"pacing.py: {len(ts)} readings at {rate:g} Hz", [
+    {"title": f"interval between payload timestamps (ts), minus the period {period * 1e3:g} ms",
+     "xlabel": "us", "series": [("ts interval - period", [(x - period) * 1e6 for x in d])],
+     "logy": True},
+    {"title": "interval between arrivals at the sink (recv_ts)", "xlabel": "ms",
+     "series": [("arrival interval", arr)], "logy": True},
+    {"title": "latency: sink recv_ts - ts", "xlabel": "ms",
+     "series": [("latency", lat)], "logy": True},
+])
+print(f"latency             p50 {statistics.median(lat):.3f} ms, "
+      f"p99 {sorted(lat)[int(0.99 * (len(lat) - 1))]:.3f} ms, max {max(lat):.3f} ms")
+print(f"distributions       {png or 'not drawn (see above)'}")

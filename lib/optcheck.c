@@ -37,7 +37,56 @@ static const struct {
 	{ "bind", PT_MODE_SOCKET, PT_PROG_SINK },
 	{ "max-clients", PT_MODE_SOCKET, PT_PROG_SINK },
 	{ "idle-timeout", PT_MODE_SOCKET, PT_PROG_SINK },
+	/* MQTT topics of the sensor's own (the default period is 0 in
+	 * socket mode, so only asking for them is an error). */
+	{ "summary-period", PT_MODE_MQTT, PT_PROG_SENSOR },
+	{ "ha-discovery", PT_MODE_MQTT, PT_PROG_SENSOR },
 };
+
+#define SUMMARY_MIN_S   0.1
+#define HA_PREFIX_MAX   128
+
+/*
+ * --summary-period and --ha-discovery (MQTT mode): a period is 0 or at
+ * least SUMMARY_MIN_S; discovery shows the summary, so it needs one; its
+ * prefix is the start of topic names: no wildcard, no empty level (Home
+ * Assistant's own prefix settings refuse those too).
+ */
+static int
+check_summary(const struct pt_opts *o, char *err, size_t cap)
+{
+	const char *p = o->ha_discovery;
+	char why[160];
+	size_t n;
+
+	if (o->summary_period > 0 && o->summary_period < SUMMARY_MIN_S) {
+		snprintf(err, cap, "option --summary-period: %g is too short (0 = "
+		    "off, else at least %g s)", o->summary_period, SUMMARY_MIN_S);
+		return -EINVAL;
+	}
+	if (p == NULL)
+		return 0;
+	if (o->summary_period == 0) {
+		snprintf(err, cap, "option --ha-discovery: Home Assistant shows the "
+		    "summary stream, which --summary-period 0 turns off");
+		return -EINVAL;
+	}
+	n = strlen(p);
+	why[0] = '\0';
+	if (pt_topic_check(p, 0, why, sizeof(why)) == 0) {
+		if (n > HA_PREFIX_MAX)
+			snprintf(why, sizeof(why), "is longer than %d bytes", HA_PREFIX_MAX);
+		else if (p[0] == '/' || p[n - 1] == '/' || strstr(p, "//") != NULL)
+			snprintf(why, sizeof(why), "has an empty topic level (a leading, "
+			    "trailing or double '/')");
+	}
+	if (why[0] != '\0') {
+		snprintf(err, cap, "option --ha-discovery: '%.200s' %s: give a "
+		    "discovery prefix like homeassistant", p, why);
+		return -EINVAL;
+	}
+	return 0;
+}
 
 static int
 check_mode(const struct pt_opts *o, char *err, size_t cap)
@@ -100,6 +149,8 @@ pt_opts_check(const struct pt_opts *o, char *err, size_t err_cap)
 	    (rc = check_readable("cafile", o->cafile, err, err_cap)) < 0 ||
 	    (rc = check_readable("cert", o->cert, err, err_cap)) < 0 ||
 	    (rc = check_readable("key", o->key, err, err_cap)) < 0)
+		return rc;
+	if (o->prog == PT_PROG_SENSOR && (rc = check_summary(o, err, err_cap)) < 0)
 		return rc;
 	if (o->topic != NULL &&
 	    pt_topic_check(o->topic, o->prog == PT_PROG_SINK, why, sizeof(why)) < 0) {

@@ -20,7 +20,6 @@ enum kind { K_STR, K_U64, K_INT, K_QOS, K_PORT, K_DOUBLE, K_FLAG, K_MODE, K_CONF
             K_OPTSTR };     /* optional value: --name, --name=V or --name V */
 
 #define HA_PREFIX_DEFAULT "homeassistant"
-#define SUMMARY_MIN_S     0.1
 
 struct opt {
 	const char *name;
@@ -321,7 +320,7 @@ set_defaults(struct pt_opts *o, enum pt_prog prog, char *err, size_t cap)
 	o->rate = 100.0;
 	o->qos = 1;
 	o->count = (prog == PT_PROG_SINK) ? 100 : 0;
-	o->summary_period = -1;     /* not given: finish() picks by mode */
+	o->summary_period = 1;      /* MQTT; socket mode: 0 (finish) */
 	o->max_clients = 64;
 	o->idle_timeout = 60;
 	if ((o->host = strdup("localhost")) == NULL)
@@ -330,43 +329,6 @@ set_defaults(struct pt_opts *o, enum pt_prog prog, char *err, size_t cap)
 nomem:
 	snprintf(err, cap, "out of memory");
 	return -ENOMEM;
-}
-
-/*
- * The summary stream and Home Assistant discovery are MQTT topics: in
- * socket mode asking for either is a usage error, while the default
- * summary period simply does not apply there.
- */
-static int
-summary_options(struct pt_opts *o, char *err, size_t cap)
-{
-	if (o->mode == PT_MODE_SOCKET) {
-		if (o->summary_period > 0) {
-			snprintf(err, cap, "option --summary-period: summaries are MQTT "
-			    "messages (pitemp/<device>/summary); --mode socket has none");
-			return -EINVAL;
-		}
-		if (o->ha_discovery != NULL) {
-			snprintf(err, cap, "option --ha-discovery: Home Assistant "
-			    "discovery works over MQTT; --mode socket has none");
-			return -EINVAL;
-		}
-		o->summary_period = 0;
-		return 0;
-	}
-	if (o->summary_period < 0)
-		o->summary_period = 1;
-	if (o->summary_period > 0 && o->summary_period < SUMMARY_MIN_S) {
-		snprintf(err, cap, "option --summary-period: %g is too short "
-		    "(0 = off, else at least %g s)", o->summary_period, SUMMARY_MIN_S);
-		return -EINVAL;
-	}
-	if (o->ha_discovery != NULL && o->summary_period == 0) {
-		snprintf(err, cap, "option --ha-discovery: Home Assistant shows the "
-		    "summary stream, which --summary-period 0 turns off");
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* Defaults that depend on other options. */
@@ -397,8 +359,10 @@ finish(struct pt_opts *o, char *err, size_t cap)
 			if ((o->id = strdup(buf)) == NULL)
 				goto nomem;
 		}
-		if (summary_options(o, err, cap) < 0)
-			return -EINVAL;
+		/* The summary is an MQTT topic: its default does not apply in
+		 * socket mode (asking for it there: pt_opts_check). */
+		if (o->mode == PT_MODE_SOCKET && !pt_opts_given(o, "summary-period"))
+			o->summary_period = 0;
 	} else {
 		if (o->topic == NULL && (o->topic = strdup("pitemp/+/temperature")) == NULL)
 			goto nomem;

@@ -82,7 +82,8 @@ int pt_opts_given(const struct pt_opts *o, const char *name);
  * that does not apply in the chosen --mode, a --cert/--key/--insecure
  * without --cafile, a --password-file/--cafile/--cert/--key that cannot
  * be read, a --topic that is not a valid MQTT topic (sensor) or filter
- * (sink). 0, or -EINVAL with a message naming the option in err (the
+ * (sink), a --summary-period too short, --ha-discovery without a summary
+ * or with a prefix that cannot start a topic. 0, or -EINVAL with a message naming the option in err (the
  * caller exits 2).
  */
 int pt_opts_check(const struct pt_opts *o, char *err, size_t err_cap);

@@ -9,35 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int
-discovery_prefix_ok(const char *prefix, char *why, size_t why_cap)
-{
-	size_t n = prefix != NULL ? strlen(prefix) : 0;
-
-	if (n == 0 || n > DISCOVERY_PREFIX_MAX) {
-		snprintf(why, why_cap, "must be 1-%d characters", DISCOVERY_PREFIX_MAX);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)prefix[i];
-
-		if (ch <= ' ' || ch >= 0x7f) {
-			snprintf(why, why_cap, "must be printable ASCII without spaces");
-			return -EINVAL;
-		}
-		if (ch == '+' || ch == '#') {
-			snprintf(why, why_cap, "must not hold the MQTT wildcard '%c'", ch);
-			return -EINVAL;
-		}
-	}
-	if (prefix[0] == '/' || prefix[n - 1] == '/' || strstr(prefix, "//") != NULL) {
-		snprintf(why, why_cap, "must not have an empty topic level "
-		    "(leading, trailing or double '/')");
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int
 fit(int n, size_t cap)
 {

@@ -19,25 +19,18 @@
 #include <stddef.h>
 
 #define DISCOVERY_PREFIX_DEFAULT "homeassistant"
-#define DISCOVERY_PREFIX_MAX     128
+#define DISCOVERY_PREFIX_MAX     128     /* as lib/optcheck.c allows */
 #define DISCOVERY_TOPIC_MAX      (DISCOVERY_PREFIX_MAX + 96)
 #define DISCOVERY_PAYLOAD_MAX    1536
 
 struct discovery_info {
-	const char *prefix;         /* discovery prefix, checked by discovery_prefix_ok */
+	const char *prefix;         /* discovery prefix (pt_opts_check checked it) */
 	const char *device;         /* a valid device name */
 	const char *source;         /* the --source spec: names the ADC in "model" */
 	const char *sw_version;
 	double      period_s;       /* --summary-period (> 0) */
 	double      rate_hz;        /* --rate (0: as fast as possible) */
 };
-
-/*
- * 0 when prefix can be a discovery prefix: 1..DISCOVERY_PREFIX_MAX bytes of
- * printable ASCII, no MQTT wildcard (+ #), no empty level (no leading,
- * trailing or double '/'). Else -EINVAL with the reason in why.
- */
-int discovery_prefix_ok(const char *prefix, char *why, size_t why_cap);
 
 /* <prefix>/sensor/pitemp_<device>/config, a '.' in the device written '_'
  * (Home Assistant takes only [A-Za-z0-9_-] there). Length or -ENOSPC. */

@@ -20,7 +20,6 @@ streams_setup(struct streams *st, const struct pt_opts *o, const char *boot,
               char *err, size_t cap)
 {
 	struct discovery_info d;
-	char why[160];
 
 	memset(st, 0, sizeof(*st));
 	st->device = o->device;
@@ -31,11 +30,6 @@ streams_setup(struct streams *st, const struct pt_opts *o, const char *boot,
 	snprintf(st->topic, sizeof(st->topic), "pitemp/%s/summary", o->device);
 	if (o->ha_discovery == NULL)
 		return 0;
-	if (discovery_prefix_ok(o->ha_discovery, why, sizeof(why)) < 0) {
-		snprintf(err, cap, "option --ha-discovery: '%s' %s", o->ha_discovery,
-		    why);
-		return -EINVAL;
-	}
 	memset(&d, 0, sizeof(d));
 	d.prefix = o->ha_discovery;
 	d.device = o->device;

@@ -44,9 +44,10 @@ struct streams {
 };
 
 /*
- * Build topics and payloads from the options (device and boot must stay
- * valid as long as st). 0, or -EINVAL with a message naming the option in
- * err (a bad --ha-discovery prefix).
+ * Build topics and payloads from the options, checked by pt_opts_check
+ * (device and boot must stay valid as long as st). 0, or -EINVAL with a
+ * message naming the option in err (a config that does not fit: not
+ * expected after the checks).
  */
 int streams_setup(struct streams *st, const struct pt_opts *o, const char *boot,
                   char *err, size_t err_cap);

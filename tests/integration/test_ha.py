@@ -182,6 +182,7 @@ def test_summary_period_zero_turns_the_stream_off(bins, broker, procs,
 
 @pytest.mark.parametrize("argv, option", [
     (["--mode", "socket", "--summary-period", "2"], "--summary-period"),
+    (["--mode", "socket", "--summary-period", "0"], "--summary-period"),
     (["--mode", "socket", "--ha-discovery"], "--ha-discovery"),
     (["--summary-period", "0", "--ha-discovery"], "--ha-discovery"),
     (["--ha-discovery", "ha/#"], "--ha-discovery"),

@@ -103,25 +103,6 @@ discovery_expire_after_is_a_few_summary_intervals(void **state)
 }
 
 static void
-discovery_prefix_refuses_wildcards_and_empty_levels(void **state)
-{
-	char why[160];
-
-	(void)state;
-	assert_int_equal(discovery_prefix_ok("homeassistant", why, sizeof(why)), 0);
-	assert_int_equal(discovery_prefix_ok("ha/site-1", why, sizeof(why)), 0);
-	assert_int_equal(discovery_prefix_ok("", why, sizeof(why)), -EINVAL);
-	assert_int_equal(discovery_prefix_ok("ha/#", why, sizeof(why)), -EINVAL);
-	assert_has(why, "'#'");
-	assert_int_equal(discovery_prefix_ok("+", why, sizeof(why)), -EINVAL);
-	assert_int_equal(discovery_prefix_ok("ha/", why, sizeof(why)), -EINVAL);
-	assert_has(why, "empty topic level");
-	assert_int_equal(discovery_prefix_ok("/ha", why, sizeof(why)), -EINVAL);
-	assert_int_equal(discovery_prefix_ok("a//b", why, sizeof(why)), -EINVAL);
-	assert_int_equal(discovery_prefix_ok("home assistant", why, sizeof(why)), -EINVAL);
-}
-
-static void
 discovery_config_reports_a_short_buffer(void **state)
 {
 	struct discovery_info d = info(
@@ -144,7 +125,6 @@ main(void)
 		cmocka_unit_test(discovery_topic_and_entity_id_use_what_home_assistant_accepts),
 		cmocka_unit_test(discovery_model_names_the_adc),
 		cmocka_unit_test(discovery_expire_after_is_a_few_summary_intervals),
-		cmocka_unit_test(discovery_prefix_refuses_wildcards_and_empty_levels),
 		cmocka_unit_test(discovery_config_reports_a_short_buffer),
 	};
 

@@ -147,10 +147,48 @@ optcheck_topic_is_a_name_for_the_sensor_and_a_filter_for_the_sink(void **state)
 	assert_int_equal(CHECK(PT_PROG_SENSOR, err, "--device", "x", "-t", "a//b"), 0);
 }
 
+/* The summary and Home Assistant discovery are MQTT topics: asking for
+ * them in socket mode is an error naming the option (their default is
+ * simply off there); a too short period, discovery without a summary and a
+ * prefix that cannot start a topic name are errors too. */
+static void
+optcheck_summary_and_ha_discovery(void **state)
+{
+	static const char *const bad[][5] = {
+		{ "--mode", "socket", "--summary-period", "1", "--summary-period" },
+		{ "--mode", "socket", "--summary-period", "0", "--summary-period" },
+		{ "--mode", "socket", "--ha-discovery", NULL, "--ha-discovery" },
+		{ "--summary-period", "0", "--ha-discovery", NULL, "--ha-discovery" },
+		{ "--summary-period", "0.05", NULL, NULL, "--summary-period" },
+		{ "--ha-discovery", "ha/#", NULL, NULL, "wildcard" },
+		{ "--ha-discovery", "+", NULL, NULL, "wildcard" },
+		{ "--ha-discovery", "ha/", NULL, NULL, "empty topic level" },
+		{ "--ha-discovery", "/ha", NULL, NULL, "empty topic level" },
+		{ "--ha-discovery", "a//b", NULL, NULL, "empty topic level" },
+		{ "--ha-discovery", "a\001b", NULL, NULL, "control character" },
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse_check(PT_PROG_SENSOR, err, (const char *[]){
+		    bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL }), -EINVAL);
+		assert_non_null(strstr(err, bad[i][4]));
+		if (strncmp(bad[i][0], "--ha", 4) == 0)
+			assert_non_null(strstr(err, "--ha-discovery"));
+	}
+	assert_int_equal(CHECK(PT_PROG_SENSOR, err, "--ha-discovery", "ha/site-1",
+	    "--summary-period", "0.1"), 0);
+	assert_int_equal(CHECK(PT_PROG_SENSOR, err, "--summary-period", "0"), 0);
+	/* the default period in socket mode is off, not an error */
+	assert_int_equal(CHECK(PT_PROG_SENSOR, err, "--mode", "socket"), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(optcheck_summary_and_ha_discovery),
 		cmocka_unit_test(optcheck_defaults_pass_in_both_modes),
 		cmocka_unit_test(optcheck_names_an_option_the_mode_cannot_use),
 		cmocka_unit_test(optcheck_sees_options_from_the_config_file),

@@ -172,7 +172,7 @@ bench: all
 
 # --- Plot (issue #16) -------------------------------------------------------
 # `make plot FILE=readings.csv [PNG=out.png]`: a pitemp-sink output file of
-# any format (text, csv, jsonl) to a PNG of temperature against time, one
+# any format (text, csv, jsonl, sqlite) to a PNG of temperature against time, one
 # colour per device, with the 1 s means the summary stream publishes
 # (plot/plot.py, plot/temperature.gp; gnuplot from `make deps`).
 FILE ?= readings.txt

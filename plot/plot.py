@@ -10,8 +10,10 @@ summary stream computes it: what Home Assistant shows with --ha-discovery.
 The means are left out when the file spans fewer than three windows.
 
 FILE is any pitemp-sink output: text (`# seq ts device temp_c` header),
-csv (`device,boot,seq,ts,temp_c,...` header) or jsonl (one payload per
-line); the format is recognised from the first line. Time is UTC. A line
+csv (`device,boot,seq,ts,temp_c,...` header), jsonl (one payload per
+line) or an SQLite database (`-F sqlite`, table readings, opened read-only
+so a running sink is not disturbed); the format is recognised from the
+first bytes. Time is UTC. A line
 that is not a reading of that format (a torn last line, a stray header) is
 skipped and counted. Exit status: 0 PNG written, 1 gnuplot failed or the
 file holds no reading, 2 usage error or unreadable/unknown file.
@@ -20,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -68,8 +71,32 @@ def rows_jsonl(lines):
         yield r["device"], epoch(r["ts"]), float(r["temp_c"])
 
 
+def readings_sqlite(path):
+    by_dev, skipped = {}, 0
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            for dev, ts, temp in db.execute(
+                    "SELECT device, ts, temp_c FROM readings"):
+                try:
+                    by_dev.setdefault(dev, []).append((epoch(ts), float(temp)))
+                except (ValueError, TypeError):
+                    skipped += 1
+        finally:
+            db.close()
+    except sqlite3.Error as e:
+        fail(2, f"{path}: not a pitemp-sink database ({e})")
+    return by_dev, "sqlite", skipped
+
+
 def readings(path):
     """({device: [(t, temp), ...]}, fmt, skipped)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(16) == b"SQLite format 3\0":
+                return readings_sqlite(path)
+    except OSError as e:
+        fail(2, f"{path}: {e.strerror}")
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = [l.rstrip("\r\n") for l in f if l.strip()]
@@ -119,7 +146,7 @@ def window_means(points, period):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("file", help="pitemp-sink output (text, csv or jsonl)")
+    ap.add_argument("file", help="pitemp-sink output (text, csv, jsonl or sqlite)")
     ap.add_argument("png", help="PNG to write")
     ap.add_argument("--title", help="plot title (default: the file name)")
     ap.add_argument("--mean", type=float, default=1.0, metavar="S",

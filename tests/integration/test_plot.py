@@ -1,5 +1,5 @@
 """`make plot`: a pitemp-sink output file of each format (text, csv,
-jsonl), written by the real sink from two real sensors through a real
+jsonl, sqlite), written by the real sink from two real sensors through a real
 mosquitto, becomes a non-empty PNG with one line per device. A file that
 is not a sink's output is refused naming it (exit 2).
 """
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO, sensor_argv, sink_argv
 
-FORMATS = ("text", "csv", "jsonl")
+FORMATS = ("text", "csv", "jsonl", "sqlite")
 N_EACH = 150
 
 

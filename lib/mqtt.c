@@ -3,20 +3,20 @@
  * API and mqtt_int.h for how the wrapper is split): create and free the
  * paho client, connect in the background and retry a first connection
  * that failed, the (re)connect and connection-lost callbacks, and a clean
- * stop.
+ * stop; in MQTT 3.1.1 or MQTT 5 (--protocol-version). paho 1.3 wants each
+ * version's own connect fields and callbacks: a v5 connection takes
+ * cleanstart (cleansession must stay 0) and onSuccess5/onFailure5 for
+ * every call, and a v3 one the opposite; a mix fails with -15
+ * (MQTTASYNC_BAD_MQTT_OPTION).
  */
 #include "mqtt_int.h"
 #include "pt_time.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #define RETRY_MIN_MS    500
@@ -29,48 +29,6 @@ mqtt_event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail)
 		m->cfg.on_event(m->cfg.ctx, ev, detail);
 }
 
-/*
- * paho 1.3 sets no TCP_NODELAY, so at QoS 0 (no PUBACK to carry the ACK
- * back) Nagle's algorithm holds readings back until the broker's delayed
- * ACK, ~40 ms, and sends them in bursts. paho has no socket hook: find its
- * connected TCP socket to the broker's port among our descriptors and set
- * the option there. Best effort; paho's thread, right after the connect.
- */
-static void
-set_nodelay(const struct pt_mqtt *m)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	struct dirent *de;
-	DIR *d;
-	int one = 1, type, fd, port;
-
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		fd = (int)strtol(de->d_name, NULL, 10);
-		len = sizeof(type);
-		if (fd == dirfd(d) ||
-		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-		    type != SOCK_STREAM)
-			continue;
-		len = sizeof(ss);
-		if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-			continue;
-		if (ss.ss_family == AF_INET)
-			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		else if (ss.ss_family == AF_INET6)
-			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		else
-			continue;
-		if (port == m->cfg.port)
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	closedir(d);
-}
-
 /* Every (re)connect, first one included: birth, then subscribe. */
 static void
 connected(void *context, char *cause)
@@ -79,16 +37,16 @@ connected(void *context, char *cause)
 	char detail[300];
 
 	(void)cause;
+	mqtt_broker_socket(m, detail, sizeof(detail));
 	pthread_mutex_lock(&m->lock);
 	m->c.connected = 1;
 	m->c.connects++;
 	m->ever_connected = 1;
 	m->retry_pending = 0;
+	m->attempting = 0;
 	m->retry_ms = RETRY_MIN_MS;
 	pthread_mutex_unlock(&m->lock);
 
-	set_nodelay(m);
-	snprintf(detail, sizeof(detail), "%s:%d", m->host, m->cfg.port);
 	mqtt_event(m, PT_MQTT_CONNECTED, detail);
 	if (m->status_topic != NULL &&
 	    mqtt_enqueue(m, m->status_topic, "online", 6, 1, 1, 0) < 0)
@@ -104,20 +62,70 @@ connlost(void *context, char *cause)
 
 	pthread_mutex_lock(&m->lock);
 	m->c.connected = 0;
+	if (m->nhosts > 1)
+		mqtt_failover_restart(m, 0);
 	pthread_mutex_unlock(&m->lock);
 	mqtt_event(m, PT_MQTT_LOST, cause ? cause : "connection lost");
+}
+
+/* MQTT 5: the broker closed the connection with a DISCONNECT and a reason
+ * (session taken over, server shutting down ...). paho then reconnects
+ * without calling connlost. */
+static void
+disconnected5(void *context, MQTTProperties *props, enum MQTTReasonCodes rc)
+{
+	struct pt_mqtt *m = context;
+	char why[120], msg[200];
+
+	(void)props;
+	mqtt_reason((int)rc, why, sizeof(why));
+	snprintf(msg, sizeof(msg), "disconnected by the broker: %s", why);
+	pthread_mutex_lock(&m->lock);
+	m->c.connected = 0;
+	if (m->nhosts > 1)
+		mqtt_failover_restart(m, 0);
+	pthread_mutex_unlock(&m->lock);
+	mqtt_event(m, PT_MQTT_LOST, msg);
+}
+
+void
+mqtt_reason(int code, char *buf, size_t cap)
+{
+	const char *s = MQTTReasonCode_toString((enum MQTTReasonCodes)code);
+
+	snprintf(buf, cap, "%s (reason 0x%02x)", s != NULL ? s : "unknown", code);
 }
 
 static void
 conn_fail(void *context, MQTTAsync_failureData *r)
 {
 	struct pt_mqtt *m = context;
-	char msg[600], tls[400] = "";
-	const char *why = mqtt_refusal(m, r, tls, sizeof(tls));
+	char msg[800], tls[400] = "", rc5[120] = "", name[300];
+	const char *why;
+	int next = 0, mine = 1;
 
-	if (why != NULL) {
-		snprintf(msg, sizeof(msg), "connection refused by %s:%d: %s", m->host,
-		    m->cfg.port, why);
+	if (m->v5 && r != NULL && r->code >= 0x80)     /* a v5 CONNACK */
+		mqtt_reason(r->code, rc5, sizeof(rc5));
+	if (m->nhosts > 1) {
+		pthread_mutex_lock(&m->lock);
+		pt_host_format(&m->hosts[m->cur], name, sizeof(name));
+		/* paho also reports a broker's DISCONNECT here (MQTT 5) */
+		if ((mine = m->attempting) != 0)
+			next = mqtt_failover_next(m);
+		pthread_mutex_unlock(&m->lock);
+		if (!mine)
+			return;
+		if (next) {
+			snprintf(msg, sizeof(msg), "cannot connect to %s: %s; trying the "
+			    "next broker", name, rc5[0] != '\0' ? rc5 : r && r->message ?
+			    r->message : MQTTAsync_strerror(r ? r->code : -1));
+			mqtt_event(m, PT_MQTT_CONNECT_FAILED, msg);
+			return;
+		}
+	}
+	if ((why = mqtt_refusal(m, r, tls, sizeof(tls))) != NULL) {
+		snprintf(msg, sizeof(msg), "connection refused by %s: %s", m->where,
+		    why);
 		pthread_mutex_lock(&m->lock);
 		m->c.refused = 1;
 		pthread_mutex_unlock(&m->lock);
@@ -125,7 +133,10 @@ conn_fail(void *context, MQTTAsync_failureData *r)
 		return;
 	}
 	pthread_mutex_lock(&m->lock);
-	if (!m->ever_connected) {
+	if (m->nhosts > 1) {    /* every broker failed: back off, start over */
+		mqtt_failover_restart(m, m->retry_ms);
+		m->retry_ms = m->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : m->retry_ms * 2;
+	} else if (!m->ever_connected) {
 		m->retry_pending = 1;
 		m->retry_at_ns = pt_time_mono_ns() + (int64_t)m->retry_ms * 1000000;
 		m->retry_ms = m->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : m->retry_ms * 2;
@@ -136,11 +147,55 @@ conn_fail(void *context, MQTTAsync_failureData *r)
 		mqtt_event(m, PT_MQTT_CONNECT_FAILED, msg);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "cannot connect to %s:%d: %s", m->host,
-	    m->cfg.port, r && r->message ? r->message :
+	snprintf(msg, sizeof(msg), "cannot connect to %s: %s", m->where,
+	    rc5[0] != '\0' ? rc5 : r && r->message ? r->message :
 	    r && r->code == 3 ? "server unavailable" :
 	    MQTTAsync_strerror(r ? r->code : -1));
 	mqtt_event(m, PT_MQTT_CONNECT_FAILED, msg);
+}
+
+/* MQTT 5's failure callback: a CONNACK refusal comes as code (a reason
+ * code >= 0x80), as in 3.1.1 (1..5). */
+static void
+conn_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	MQTTAsync_failureData d = { 0, -1, NULL };
+
+	if (r != NULL) {
+		d.token = r->token;
+		d.code = r->code;
+		d.message = r->message;
+	}
+	conn_fail(context, &d);
+}
+
+/* The connect options of each version (see the header comment). */
+static void
+set_version(struct pt_mqtt *m, MQTTAsync_connectOptions *conn)
+{
+	MQTTAsync_connectOptions v5 = MQTTAsync_connectOptions_initializer5;
+	MQTTProperty p;
+
+	if (!m->v5) {
+		conn->MQTTVersion = MQTTVERSION_3_1_1;
+		conn->cleansession = m->cfg.clean_session;
+		conn->onFailure = conn_fail;
+		return;
+	}
+	conn->MQTTVersion = MQTTVERSION_5;
+	conn->struct_version = v5.struct_version;
+	conn->cleansession = 0;
+	conn->cleanstart = m->cfg.clean_session;
+	conn->onFailure5 = conn_fail5;
+	/* A v5 session ends when the connection does unless it has an
+	 * expiry: a persistent one gets cfg.session_expiry. */
+	if (!m->cfg.clean_session && m->cfg.session_expiry > 0) {
+		memset(&p, 0, sizeof(p));
+		p.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+		p.value.integer4 = m->cfg.session_expiry;
+		if (MQTTProperties_add(&m->props, &p) == 0)
+			conn->connectProperties = &m->props;
+	}
 }
 
 static int
@@ -183,20 +238,24 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->retry_ms = RETRY_MIN_MS;
-	snprintf(m->uri, sizeof(m->uri), "%s://%s:%d", m->cafile ? "ssl" : "tcp",
-	    m->host, cfg->port);
+	m->v5 = cfg->mqtt_version == 5;
+	if (mqtt_uris_init(m) < 0) {
+		errno = EINVAL;
+		goto fail_sync;
+	}
 
 	co.sendWhileDisconnected = 1;
 	co.allowDisconnectedSendAtAnyTime = 1;  /* also before the first connect */
 	co.maxBufferedMessages = cfg->max_buffered > 0 ? cfg->max_buffered : 100;
-	co.MQTTVersion = MQTTVERSION_3_1_1;
+	co.MQTTVersion = m->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 	co.deleteOldestMessages = 0;
 	co.restoreMessages = 1;
 	/* persistQoS0 defaults to 1 with file persistence: keep QoS 0 out. */
 	co.persistQoS0 = 0;
 	/* cfg->persist_dir: paho's file persistence (see pt_mqtt.h). paho
-	 * stores its files under persist_dir/<client id>-<host>-<port>/. */
-	rc = MQTTAsync_createWithOptions(&m->client, m->uri, m->client_id,
+	 * stores its files under persist_dir/<client id>-<host>-<port>/ of
+	 * the first broker of the list. */
+	rc = MQTTAsync_createWithOptions(&m->client, m->uris[0], m->client_id,
 	    cfg->persist_dir != NULL ? MQTTCLIENT_PERSISTENCE_DEFAULT :
 	    MQTTCLIENT_PERSISTENCE_NONE,
 	    (void *)(uintptr_t)cfg->persist_dir, &co);
@@ -205,19 +264,19 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 		goto fail_sync;
 	}
 	if (MQTTAsync_setCallbacks(m->client, m, connlost, mqtt_msgarrvd, NULL) != 0 ||
-	    MQTTAsync_setConnected(m->client, m, connected) != 0) {
+	    MQTTAsync_setConnected(m->client, m, connected) != 0 ||
+	    (m->v5 && MQTTAsync_setDisconnected(m->client, m, disconnected5) != 0)) {
 		errno = EINVAL;
 		goto fail_sync;
 	}
 
 	conn.keepAliveInterval = cfg->keepalive > 0 ? cfg->keepalive : 30;
-	conn.cleansession = cfg->clean_session;
-	conn.automaticReconnect = 1;
 	conn.minRetryInterval = 1;
 	conn.maxRetryInterval = 10;
 	conn.connectTimeout = 5;
-	conn.MQTTVersion = MQTTVERSION_3_1_1;
-	conn.onFailure = conn_fail;
+	set_version(m, &conn);
+	conn.automaticReconnect = m->nhosts == 1;       /* else mqtt_uri.c */
+	conn.serverURIcount = m->nhosts > 1;            /* one at a time */
 	conn.context = m;
 	conn.username = m->username;
 	conn.password = m->password;
@@ -265,6 +324,7 @@ pt_mqtt_free(struct pt_mqtt *m)
 		pthread_cond_destroy(&m->cond);
 		pthread_mutex_destroy(&m->lock);
 	}
+	MQTTProperties_free(&m->props);
 	free(m->host);
 	free(m->client_id);
 	free(m->status_topic);
@@ -282,8 +342,22 @@ pt_mqtt_free(struct pt_mqtt *m)
 int
 pt_mqtt_start(struct pt_mqtt *m)
 {
-	int rc = MQTTAsync_connect(m->client, &m->conn);
+	char *uri[1];
+	int rc;
 
+	if (m->nhosts > 1) {
+		pthread_mutex_lock(&m->lock);
+		uri[0] = mqtt_failover_uri(m);
+		pthread_mutex_unlock(&m->lock);
+		m->conn.serverURIs = uri;       /* paho copies it */
+	}
+	rc = MQTTAsync_connect(m->client, &m->conn);
+	m->conn.serverURIs = NULL;
+	if (rc != MQTTASYNC_SUCCESS && m->nhosts > 1) {
+		pthread_mutex_lock(&m->lock);
+		mqtt_failover_restart(m, RETRY_MIN_MS);
+		pthread_mutex_unlock(&m->lock);
+	}
 	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
@@ -294,7 +368,8 @@ pt_mqtt_poll(struct pt_mqtt *m)
 
 	pthread_mutex_lock(&m->lock);
 	refused = m->c.refused;
-	due = !refused && m->retry_pending && !m->ever_connected &&
+	due = !refused && m->retry_pending &&
+	    (!m->ever_connected || m->nhosts > 1) &&
 	    pt_time_mono_ns() >= m->retry_at_ns;
 	if (due)
 		m->retry_pending = 0;
@@ -325,6 +400,20 @@ disc_fail(void *context, MQTTAsync_failureData *r)
 	disc_done(context, NULL);
 }
 
+static void
+disc_done5(void *context, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	disc_done(context, NULL);
+}
+
+static void
+disc_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	(void)r;
+	disc_done(context, NULL);
+}
+
 int
 pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 {
@@ -338,8 +427,13 @@ pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 	if (!MQTTAsync_isConnected(m->client))
 		return flushed;
 	d.timeout = timeout_ms;
-	d.onSuccess = disc_done;
-	d.onFailure = disc_fail;
+	if (m->v5) {
+		d.onSuccess5 = disc_done5;
+		d.onFailure5 = disc_fail5;
+	} else {
+		d.onSuccess = disc_done;
+		d.onFailure = disc_fail;
+	}
 	d.context = m;
 	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
 		return -EIO;

@@ -12,15 +12,27 @@
 
 #define PROBE_MS        3000    /* bound of one TLS diagnosis (diagnose()) */
 
-/* MQTT 3.1.1 CONNACK return codes that retrying cannot fix. */
+/* MQTT 3.1.1 CONNACK return codes and MQTT 5 CONNACK reason codes that
+ * retrying cannot fix. */
 static const char *
 refusal(int code)
 {
 	switch (code) {
-	case 1: return "unacceptable protocol version";
+	case 1: return "unacceptable protocol version (does the broker speak "
+	    "MQTT 3.1.1?)";
 	case 2: return "client identifier rejected";
 	case 4: return "bad user name or password";
 	case 5: return "not authorised";
+	case 0x84: return "unsupported protocol version (reason 0x84; does the "
+	    "broker speak MQTT 5? try --protocol-version mqttv311)";
+	case 0x85: return "client identifier not valid (reason 0x85)";
+	case 0x86: return "bad user name or password (reason 0x86)";
+	case 0x87: return "not authorized (reason 0x87)";
+	case 0x8a: return "banned (reason 0x8a)";
+	case 0x8c: return "bad authentication method (reason 0x8c)";
+	case 0x9a: return "retain not supported (reason 0x9a; the status "
+	    "messages are retained)";
+	case 0x9b: return "QoS not supported (reason 0x9b)";
 	default: return NULL;
 	}
 }
@@ -37,25 +49,21 @@ refusal(int code)
  * for at most PROBE_MS; the client is not connected, so nothing waits.
  */
 static int
-diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
-         size_t cap)
+diagnose_one(struct pt_mqtt *m, const struct pt_host *h, const char *pm,
+             int probe_ms, char *why, size_t cap)
 {
-	const char *pm = r != NULL ? r->message : NULL;
 	int rc;
 
 	why[0] = '\0';
-	if (r == NULL || r->code != MQTTASYNC_FAILURE ||
-	    (pm != NULL && strstr(pm, "timeout") != NULL))
-		return 0;
 	if (m->cafile != NULL) {
-		rc = pt_tls_probe(m->host, m->cfg.port, m->cafile, m->cert, m->key,
-		    !m->cfg.insecure, PROBE_MS, why, cap);
+		rc = pt_tls_probe(h->host, h->port, m->cafile, m->cert, m->key,
+		    !m->cfg.insecure, probe_ms, why, cap);
 		if (rc == -EACCES && strstr(why, "certificate not accepted") != NULL) {
 			size_t n = strlen(why);
 
 			if (strstr(why, "mismatch") != NULL)
 				snprintf(why + n, cap - n,
-				    " (the certificate does not name %s)", m->host);
+				    " (the certificate does not name %s)", h->host);
 			else
 				snprintf(why + n, cap - n,
 				    " (is %s the CA that signed the broker's certificate?)",
@@ -66,7 +74,7 @@ diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
 	if (pm == NULL || strstr(pm, "completion") == NULL)
 		return 0;
 	/* Plain MQTT, and the broker hung up on our CONNECT: a TLS port? */
-	rc = pt_tls_probe(m->host, m->cfg.port, NULL, NULL, NULL, 0, PROBE_MS,
+	rc = pt_tls_probe(h->host, h->port, NULL, NULL, NULL, 0, probe_ms,
 	    why, cap);
 	if (rc == 0 || rc == -EACCES) {
 		snprintf(why, cap, "the port expects TLS (use --cafile)");
@@ -74,6 +82,38 @@ diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
 	}
 	why[0] = '\0';
 	return 0;
+}
+
+/* With a broker list (failover), paho reports the last broker's failure
+ * once every one was tried: retrying cannot help only when every broker
+ * refuses for good (the reason given is the first one's). The probes share
+ * PROBE_MS, at least 1 s each. */
+static int
+diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
+         size_t cap)
+{
+	const char *pm = r != NULL ? r->message : NULL;
+	int ms = m->nhosts > 0 ? PROBE_MS / m->nhosts : PROBE_MS;
+	char one[400], name[300];
+
+	why[0] = '\0';
+	if (r == NULL || r->code != MQTTASYNC_FAILURE ||
+	    (pm != NULL && strstr(pm, "timeout") != NULL))
+		return 0;
+	if (m->nhosts == 1)
+		return diagnose_one(m, &m->hosts[0], pm, PROBE_MS, why, cap);
+	for (int i = 0; i < m->nhosts; i++) {
+		if (!diagnose_one(m, &m->hosts[i], pm, ms < 1000 ? 1000 : ms, one,
+		    sizeof(one))) {
+			why[0] = '\0';
+			return 0;
+		}
+		if (i == 0) {
+			pt_host_format(&m->hosts[0], name, sizeof(name));
+			snprintf(why, cap, "%s: %s", name, one);
+		}
+	}
+	return 1;
 }
 
 const char *

@@ -1,9 +1,11 @@
 /*
  * mqtt_int.h: the inside of lib/mqtt*.c, pitemp's only user of paho's
  * MQTTAsync API (the public side is pt_mqtt.h). The wrapper is split by
- * concern: mqtt.c the client's life and connection, mqtt_diag.c why a
- * connection failed, mqtt_pub.c the publish path, mqtt_sub.c the subscribe
- * path. Nothing outside these files includes this header or MQTTAsync.h.
+ * concern: mqtt.c the client's life and connection (MQTT 3.1.1 or 5),
+ * mqtt_uri.c the broker list (failover) and paho's socket, mqtt_diag.c why
+ * a connection failed, mqtt_pub.c the publish path, mqtt_sub.c the
+ * subscribe path. Nothing outside these files includes this header or
+ * MQTTAsync.h.
  *
  * Threads: paho calls the callbacks of all four files on its own threads;
  * the owner calls the pt_mqtt_* functions on its thread. Shared state
@@ -13,6 +15,7 @@
 #ifndef MQTT_INT_H
 #define MQTT_INT_H
 
+#include "pt_hosts.h"
 #include "pt_mqtt.h"
 
 #include <MQTTAsync.h>
@@ -25,7 +28,15 @@ struct pt_mqtt {
 	struct pt_mqtt_cfg          cfg;
 	char                       *host, *client_id, *status_topic, *sub_filter;
 	char                       *username, *password, *cafile, *cert, *key;
-	char                        uri[600];
+	/* The broker list (mqtt_uri.c): entries, their URIs for paho, and
+	 * the list as shown in log lines. */
+	struct pt_host              hosts[PT_HOSTS_MAX];
+	int                         nhosts;
+	char                        uri_buf[PT_HOSTS_MAX][PT_HOST_LEN + 20];
+	char                       *uris[PT_HOSTS_MAX];
+	char                        where[600];
+	int                         v5;         /* MQTT 5 (else 3.1.1) */
+	MQTTProperties              props;      /* v5 CONNECT properties */
 	MQTTAsync                   client;
 	MQTTAsync_connectOptions    conn;
 	MQTTAsync_willOptions       will;
@@ -41,7 +52,37 @@ struct pt_mqtt {
 	int64_t                     retry_at_ns;
 	int                         retry_ms;
 	int                         disconnected;
+	/* A list: the broker of the current (or last) attempt, the attempts
+	 * in this round, and whether one is under way (mqtt_uri.c). */
+	int                         cur;
+	int                         tried;
+	int                         attempting;
 };
+
+/* mqtt_uri.c: parse cfg.host into m->hosts, m->uris and m->where. 0 or
+ * -EINVAL. */
+int mqtt_uris_init(struct pt_mqtt *m);
+
+/* mqtt_uri.c, paho's thread right after a (re)connect: find paho's socket
+ * to the broker, set TCP_NODELAY on it, and name the broker of the list it
+ * is connected to ("host:port") in name. */
+void mqtt_broker_socket(struct pt_mqtt *m, char *name, size_t cap);
+
+/*
+ * mqtt_uri.c, failover over a list (nhosts > 1), m->lock held. paho's own
+ * reconnect is off then and each attempt is one MQTTAsync_connect to one
+ * broker, made by pt_mqtt_poll on the owner's thread when due.
+ * restart: a new round from the first broker, delay_ms from now.
+ * next: after a failed attempt, 1 when the next broker of the round is
+ * scheduled, 0 when every one was tried (the caller backs off and
+ * restarts). uri: the URI to connect to now.
+ */
+void mqtt_failover_restart(struct pt_mqtt *m, int delay_ms);
+int mqtt_failover_next(struct pt_mqtt *m);
+char *mqtt_failover_uri(struct pt_mqtt *m);
+
+/* MQTT 5 reason code as text: "not authorized (reason 0x87)". */
+void mqtt_reason(int code, char *buf, size_t cap);
 
 /* Tell the owner (paho's thread or the owner's). */
 void mqtt_event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail);

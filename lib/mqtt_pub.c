@@ -58,6 +58,45 @@ ctl_fail(void *context, MQTTAsync_failureData *r)
 	done_one(context, 0, 0);
 }
 
+/* MQTT 5 wants its own callbacks (else -15); a PUBACK with a reason code
+ * >= 0x80 (quota exceeded, not authorized ...) comes to pub_fail5. */
+static void
+pub_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	done_one(context, 1, 1);
+}
+
+static void
+pub_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	struct pt_mqtt *m = context;
+	char why[120], msg[200];
+
+	if (r != NULL && r->reasonCode >= 0x80)
+		mqtt_reason(r->reasonCode, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s (code %d)", r && r->message ? r->message :
+		    MQTTAsync_strerror(r ? r->code : -1), r ? r->code : -1);
+	snprintf(msg, sizeof(msg), "publish failed: %s", why);
+	mqtt_event(m, PT_MQTT_ERROR, msg);
+	done_one(m, 1, 0);
+}
+
+static void
+ctl_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	done_one(context, 0, 1);
+}
+
+static void
+ctl_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	(void)r;
+	done_one(context, 0, 0);
+}
+
 int
 mqtt_enqueue(struct pt_mqtt *m, const char *topic, const void *payload,
              size_t len, int qos, int retain, int user)
@@ -72,8 +111,13 @@ mqtt_enqueue(struct pt_mqtt *m, const char *topic, const void *payload,
 	msg.payloadlen = (int)len;
 	msg.qos = qos;
 	msg.retained = retain;
-	ro.onSuccess = user ? pub_ok : ctl_ok;
-	ro.onFailure = user ? pub_fail : ctl_fail;
+	if (m->v5) {
+		ro.onSuccess5 = user ? pub_ok5 : ctl_ok5;
+		ro.onFailure5 = user ? pub_fail5 : ctl_fail5;
+	} else {
+		ro.onSuccess = user ? pub_ok : ctl_ok;
+		ro.onFailure = user ? pub_fail : ctl_fail;
+	}
 	ro.context = m;
 	/* Count before sending: the completion may run before sendMessage
 	 * returns. */

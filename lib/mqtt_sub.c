@@ -34,6 +34,34 @@ sub_fail(void *context, MQTTAsync_failureData *r)
 	mqtt_event(m, PT_MQTT_ERROR, msg);
 }
 
+/* MQTT 5: the SUBACK's reason code is the granted QoS, or >= 0x80 for a
+ * refusal (not authorized, shared subscriptions not supported ...). */
+static void
+sub_ok5(void *context, MQTTAsync_successData5 *r)
+{
+	struct pt_mqtt *m = context;
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "%s (qos %d)", m->sub_filter,
+	    r != NULL ? (int)r->reasonCode : m->cfg.sub_qos);
+	mqtt_event(m, PT_MQTT_SUBSCRIBED, msg);
+}
+
+static void
+sub_fail5(void *context, MQTTAsync_failureData5 *r)
+{
+	struct pt_mqtt *m = context;
+	char why[120], msg[400];
+
+	if (r != NULL && r->reasonCode >= 0x80)
+		mqtt_reason(r->reasonCode, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "code %d", r ? r->code : -1);
+	snprintf(msg, sizeof(msg), "subscription to %s refused by the broker: %s",
+	    m->sub_filter, why);
+	mqtt_event(m, PT_MQTT_ERROR, msg);
+}
+
 void
 mqtt_subscribe(struct pt_mqtt *m)
 {
@@ -41,8 +69,13 @@ mqtt_subscribe(struct pt_mqtt *m)
 	char detail[300];
 	int rc;
 
-	ro.onSuccess = sub_ok;
-	ro.onFailure = sub_fail;
+	if (m->v5) {
+		ro.onSuccess5 = sub_ok5;
+		ro.onFailure5 = sub_fail5;
+	} else {
+		ro.onSuccess = sub_ok;
+		ro.onFailure = sub_fail;
+	}
 	ro.context = m;
 	rc = MQTTAsync_subscribe(m->client, m->sub_filter, m->cfg.sub_qos, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {

@@ -32,6 +32,9 @@ static const struct {
 	{ "cert", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "key", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "insecure", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
+	{ "protocol-version", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
+	{ "session-expiry", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
+	{ "group", PT_MODE_MQTT, PT_PROG_SINK },
 	/* The sink listens in socket mode: --bind, not --host. */
 	{ "host", PT_MODE_MQTT, PT_PROG_SINK },
 	{ "bind", PT_MODE_SOCKET, PT_PROG_SINK },

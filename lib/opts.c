@@ -17,7 +17,8 @@
 
 enum kind { K_STR, K_U64, K_INT, K_QOS, K_PORT, K_DOUBLE, K_FLAG, K_MODE, K_CONFIG,
             K_HELP, K_VERSION,
-            K_OPTSTR };     /* optional value: --name, --name=V or --name V */
+            K_OPTSTR,       /* optional value: --name, --name=V or --name V */
+            K_PROTO, K_EXPIRY };
 
 #define HA_PREFIX_DEFAULT "homeassistant"
 
@@ -39,8 +40,10 @@ struct opt {
 
 static const struct opt table[] = {
 	{ "mode", 0, K_MODE, BOTH, OFF(mode), 0, 0, "mqtt|socket", "transport (default mqtt)" },
-	{ "host", 'h', K_STR, BOTH, OFF(host), 0, 0, "H", "broker host (default localhost)" },
+	{ "host", 'h', K_STR, BOTH, OFF(host), 0, 0, "H[:P],...", "broker host (default localhost); a list is tried in turn (failover)" },
 	{ "port", 'p', K_PORT, BOTH, OFF(port), 0, 0, "P", "port (1883; 8883 with --cafile; 50007 in socket mode)" },
+	{ "protocol-version", 'V', K_PROTO, BOTH, OFF(mqtt_version), 0, 0, "mqttv311|mqttv5", "MQTT version (default mqttv311)" },
+	{ "session-expiry", 'x', K_EXPIRY, BOTH, OFF(session_expiry), 0, 0, "S|never", "MQTT 5: keep a persistent session S seconds after a disconnect (default never)" },
 	{ "bind", 0, K_STR, SNK, OFF(bind), 0, 0, "ADDR", "socket mode: listen address (default 0.0.0.0)" },
 	{ "source", 0, K_STR, SEN, OFF(source), 0, 0, "SPEC", "sim[:SEED] | replay:FILE | mcp3008:DEV:CH | iio:DEV:CH | ads1115:DEV:ADDR:CH (default sim)" },
 	{ "rate", 0, K_DOUBLE, SEN, OFF(rate), 0, 100000, "HZ", "samples per second (default 100; 0 = as fast as acknowledged)" },
@@ -49,6 +52,7 @@ static const struct opt table[] = {
 	{ "topic", 't', K_STR, BOTH, OFF(topic), 0, 0, "T", NULL },
 	{ "qos", 'q', K_QOS, BOTH, OFF(qos), 0, 0, "0|1|2", "MQTT QoS (default 1)" },
 	{ "id", 'i', K_STR, BOTH, OFF(id), 0, 0, "CLIENT_ID", "MQTT client id" },
+	{ "group", 0, K_STR, SNK, OFF(group), 0, 0, "NAME", "share the stream with the sinks of group NAME ($share/NAME/topic)" },
 	{ "persistent", 'c', K_FLAG, SNK, OFF(persistent), 0, 0, NULL, "persistent session (no clean session) also with --count N" },
 	{ "output", 'o', K_STR, SNK, OFF(output), 0, 0, "FILE", "output file, - for stdout (default readings.txt; sqlite: readings.db)" },
 	{ "format", 'F', K_STR, SNK, OFF(format), 0, 0, "FORMAT", "text, csv, jsonl or sqlite (default text)" },
@@ -229,6 +233,27 @@ set_opt(struct pt_opts *o, const struct opt *op, const char *val,
 		*(int *)(void *)(base + op->off) = on;
 		return 0;
 	}
+	case K_PROTO:
+		if (!strcmp(val, "mqttv311") || !strcmp(val, "311"))
+			o->mqtt_version = 4;
+		else if (!strcmp(val, "mqttv5") || !strcmp(val, "5"))
+			o->mqtt_version = 5;
+		else {
+			snprintf(err, cap, "option --%s: '%s' is not mqttv311 or mqttv5",
+			    op->name, val);
+			return -EINVAL;
+		}
+		return 0;
+	case K_EXPIRY:
+		if (strcmp(val, "never") == 0)
+			u = UINT32_MAX;
+		else if (pt_parse_u64(val, 0, UINT32_MAX, &u) < 0) {
+			snprintf(err, cap, "option --%s: '%s' is not a number of seconds "
+			    "(0-4294967295) or never", op->name, val);
+			return -EINVAL;
+		}
+		o->session_expiry = (int64_t)u;
+		return 0;
 	case K_MODE:
 		if (strcmp(val, "mqtt") == 0)
 			o->mode = PT_MODE_MQTT;
@@ -319,6 +344,8 @@ set_defaults(struct pt_opts *o, enum pt_prog prog, char *err, size_t cap)
 	o->mode = PT_MODE_MQTT;
 	o->rate = 100.0;
 	o->qos = 1;
+	o->mqtt_version = 4;
+	o->session_expiry = -1;
 	o->count = (prog == PT_PROG_SINK) ? 100 : 0;
 	o->summary_period = 1;      /* MQTT; socket mode: 0 (finish) */
 	o->max_clients = 64;
@@ -374,7 +401,7 @@ finish(struct pt_opts *o, char *err, size_t cap)
 			goto nomem;
 		if (o->bind == NULL && (o->bind = strdup("0.0.0.0")) == NULL)
 			goto nomem;
-		if (o->id == NULL) {
+		if (o->id == NULL && o->group == NULL) {   /* group: opts_check.c */
 			snprintf(buf, sizeof(buf), "pitemp-sink-%s", host);
 			if ((o->id = strdup(buf)) == NULL)
 				goto nomem;
@@ -471,7 +498,8 @@ pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
 		snprintf(err, err_cap, "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if ((rc = finish(o, err, err_cap)) < 0)
+	if ((rc = finish(o, err, err_cap)) < 0 ||
+	    (rc = pt_opts_scale(o, err, err_cap)) < 0)
 		return rc;
 	return result;
 }
@@ -491,6 +519,7 @@ pt_opts_free(struct pt_opts *o)
 	free(o->format);
 	free(o->sync);
 	free(o->state_dir);
+	free(o->group);
 	free(o->username);
 	if (o->password != NULL)
 		explicit_bzero(o->password, strlen(o->password));

@@ -17,8 +17,8 @@
 #include <stdint.h>
 
 enum pt_mqtt_event {
-	PT_MQTT_CONNECTED,      /* detail: "host:port" */
-	PT_MQTT_LOST,           /* detail: cause */
+	PT_MQTT_CONNECTED,      /* detail: "host:port" of the broker reached */
+	PT_MQTT_LOST,           /* detail: cause (MQTT 5: the broker's reason) */
 	PT_MQTT_CONNECT_FAILED, /* detail: reason; a retry follows */
 	PT_MQTT_REFUSED,        /* detail: reason; the broker refused us for good */
 	PT_MQTT_SUBSCRIBED,     /* detail: "FILTER (qos N)" */
@@ -26,10 +26,18 @@ enum pt_mqtt_event {
 };
 
 struct pt_mqtt_cfg {
+	/* One broker, or a list "HOST[:PORT],..." (pt_hosts.h) tried in turn,
+	 * first to last, at the first connect and at every reconnect; port is
+	 * the port of an entry without one. */
 	const char *host;
 	int         port;
 	const char *client_id;
 	int         clean_session;
+	int         mqtt_version;       /* 5: MQTT 5; else MQTT 3.1.1 */
+	/* MQTT 5, clean_session 0: seconds the broker keeps the session (and
+	 * queues QoS 1/2 messages) after a disconnect; 0xFFFFFFFF: for ever,
+	 * as a 3.1.1 persistent session; 0: it ends with the connection. */
+	uint32_t    session_expiry;
 	int         keepalive;          /* seconds; 0: 30 */
 	const char *status_topic;       /* NULL: no birth/will; else will "offline"
 	                                 * and birth "online", both retained, QoS 1 */

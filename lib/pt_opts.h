@@ -21,8 +21,13 @@ enum pt_mode { PT_MODE_MQTT = 0, PT_MODE_SOCKET };
 struct pt_opts {
 	enum pt_prog prog;
 	enum pt_mode mode;
-	char    *host;          /* default "localhost" */
+	char    *host;          /* default "localhost"; MQTT: a list HOST[:PORT],...
+	                         * (pt_hosts.h), tried in turn (failover) */
 	int      port;          /* default by mode: 1883, 8883 with cafile, 50007 */
+	int      mqtt_version;  /* -V: 4 (MQTT 3.1.1, default) or 5 */
+	int64_t  session_expiry; /* -x, MQTT 5 persistent sessions: seconds;
+	                          * -1: not given (for ever) */
+	char    *group;         /* sink: shared subscription $share/GROUP/topic */
 	char    *bind;          /* sink socket mode, default "0.0.0.0" */
 	char    *source;        /* sensor, default "sim" */
 	double   rate;          /* sensor, Hz, default 100; 0 = as fast as possible */
@@ -72,6 +77,20 @@ enum {
 int pt_opts_parse(struct pt_opts *o, enum pt_prog prog, int argc, char **argv,
                   char *err, size_t err_cap);
 void pt_opts_free(struct pt_opts *o);
+
+/*
+ * opts_scale.c, run by pt_opts_parse last: the checks of the scale-out
+ * options -- the --host list (one host in socket mode), --session-expiry
+ * only with MQTT 5 and a persistent session, --group against a hand-written
+ * $share/ topic -- and the default they imply (a group member's client
+ * id). 0, or -EINVAL with a message naming the option in err.
+ */
+int pt_opts_scale(struct pt_opts *o, char *err, size_t err_cap);
+
+/* The subscription of a sink: "$share/GROUP/TOPIC" with --group, else
+ * --topic, in buf. 1 when it is a shared subscription ($share/...), else
+ * 0; -ENAMETOOLONG when it does not fit. */
+int pt_opts_sub_filter(const struct pt_opts *o, char *buf, size_t cap);
 
 /* 1 when the long option name was given on the command line or in the
  * --config file (a default does not count), else 0. */

@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,9 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	/* A persistent session keeps unacknowledged QoS 1/2 readings across a
 	 * reconnect: paho re-sends them with DUP set. */
 	cfg.clean_session = 0;
+	cfg.mqtt_version = o->mqtt_version;
+	cfg.session_expiry = o->session_expiry >= 0 ? (uint32_t)o->session_expiry :
+	    UINT32_MAX;
 	cfg.status_topic = mt->status_topic;
 	cfg.max_buffered = tc->buffer > 0 && tc->buffer < 1000000 ? (int)tc->buffer : 1000;
 	cfg.username = o->username;

@@ -51,6 +51,8 @@ struct sink_ctx {
 	pthread_mutex_t     lock;       /* guards all below */
 	struct dedup       *dedup;
 	char               *state_dir;  /* paho's file persistence, or NULL */
+	int                 shared;     /* a shared subscription: this sink
+	                                 * sees part of each device's seqs */
 	struct store       *store;
 	struct stats        st;
 	int                 done;       /* --count N reached */
@@ -187,6 +189,8 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 		    (unsigned long long)r.seq);
 		goto out;
 	}
+	if (c->shared)
+		gap = 0;        /* the other members have the missing seqs */
 	if (gap > 0)
 		pt_log_warnx("gap: %s boot %s: %lld reading(s) missing before seq %llu",
 		    r.device, r.boot, (long long)gap, (unsigned long long)r.seq);
@@ -379,21 +383,35 @@ start_mqtt(struct sink_ctx *c, const char *password)
 {
 	struct pt_mqtt_cfg cfg;
 	struct pt_mqtt *m;
+	char filter[1024];
+	int rc;
 
 	memset(&cfg, 0, sizeof(cfg));
+	if ((rc = pt_opts_sub_filter(&c->opts, filter, sizeof(filter))) < 0) {
+		pt_log_errx("option --topic: '%s' is too long", c->opts.topic);
+		return NULL;
+	}
+	c->shared = rc;
+	if (c->shared)
+		pt_log_info("shared subscription %s: this sink stores its share of "
+		    "the readings; gaps are not counted (they are in the other "
+		    "members' files)", filter);
 	cfg.host = c->opts.host;
 	cfg.port = c->opts.port;
 	cfg.client_id = c->opts.id;
 	/* SPEC.md: a logger keeps a persistent session so nothing published
 	 * while it is down is lost; a --count N run starts clean unless asked. */
 	cfg.clean_session = !(c->opts.count == 0 || c->opts.persistent);
+	cfg.mqtt_version = c->opts.mqtt_version;
+	cfg.session_expiry = c->opts.session_expiry >= 0 ?
+	    (uint32_t)c->opts.session_expiry : UINT32_MAX;
 	/* A persistent session also keeps paho's client state on disk:
 	 * messages paho acknowledged but handle_payload() declined (output
 	 * failing, or arriving while the sink stops) come back next run. */
 	if (!cfg.clean_session &&
 	    (c->state_dir = store_state_path(&c->scfg, ".mqtt")) != NULL)
 		cfg.persist_dir = c->state_dir;
-	cfg.sub_filter = c->opts.topic;
+	cfg.sub_filter = filter;
 	cfg.sub_qos = c->opts.qos;
 	cfg.username = c->opts.username;
 	cfg.password = password;

@@ -117,3 +117,23 @@ pt_host_format(const struct pt_host *h, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%s:%d", h->host, h->port);
 }
+
+void
+pt_hosts_format(const char *list, int default_port, char *buf, size_t cap)
+{
+	struct pt_host h[PT_HOSTS_MAX];
+	char err[200], one[PT_HOST_LEN + 10];
+	size_t len = 0;
+	int n;
+
+	n = pt_hosts_parse(list, default_port, h, PT_HOSTS_MAX, err, sizeof(err));
+	if (n < 0) {
+		snprintf(buf, cap, "%s:%d", list, default_port);
+		return;
+	}
+	buf[0] = '\0';
+	for (int i = 0; i < n && len < cap; i++) {
+		pt_host_format(&h[i], one, sizeof(one));
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? "," : "", one);
+	}
+}

@@ -122,6 +122,11 @@ mqtt_refusal(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
 {
 	const char *code = r != NULL ? refusal(r->code) : NULL;
 
+	/* A 3.1.1-only broker (nats-server) answers a v5 CONNECT so. */
+	if (m->v5 && r != NULL && r->code == 1)
+		return "unacceptable protocol version: the broker does not speak "
+		    "MQTT 5 (use --protocol-version mqttv311)";
+
 	if (code != NULL)
 		return code;
 	return diagnose(m, r, why, cap) ? why : NULL;

@@ -31,4 +31,9 @@ int pt_hosts_parse(const char *list, int default_port, struct pt_host *out,
 /* "host:port", or "[v6]:port" for an address with a colon. */
 void pt_host_format(const struct pt_host *h, char *buf, size_t cap);
 
+/* The list with every port spelled out, "h1:1883,h2:1884", for log
+ * lines; list itself, with ":port", when it does not parse. */
+void pt_hosts_format(const char *list, int default_port, char *buf,
+                     size_t cap);
+
 #endif

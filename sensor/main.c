@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "pt_cli.h"
+#include "pt_hosts.h"
 #include "pt_codec.h"
 #include "pt_log.h"
 #include "pt_opts.h"
@@ -257,7 +258,7 @@ main(int argc, char **argv)
 	struct sensor_ctx c;
 	struct transport_cfg tc;
 	struct transport_counters k;
-	char err[512], *password = NULL;
+	char err[512], where[1200], *password = NULL;
 	int rc, status = 1;
 
 	memset(&c, 0, sizeof(c));
@@ -313,25 +314,26 @@ main(int argc, char **argv)
 		pt_log_errx("%s", err);
 		goto out;
 	}
+	pt_hosts_format(c.opts.host, c.opts.port, where, sizeof(where));
 	if (c.opts.mode == PT_MODE_SOCKET)
-		pt_log_info("device %s boot %s: %s at %g Hz to %s:%d (socket)",
-		    c.opts.device, c.boot, source_name(c.src), c.opts.rate,
-		    c.opts.host, c.opts.port);
+		pt_log_info("device %s boot %s: %s at %g Hz to %s (socket)",
+		    c.opts.device, c.boot, source_name(c.src), c.opts.rate, where);
 	else
-		pt_log_info("device %s boot %s: %s at %g Hz to %s:%d topic %s qos %d",
-		    c.opts.device, c.boot, source_name(c.src), c.opts.rate,
-		    c.opts.host, c.opts.port, c.opts.topic, c.opts.qos);
+		pt_log_info("device %s boot %s: %s at %g Hz to %s topic %s qos %d "
+		    "(MQTT %s)", c.opts.device, c.boot, source_name(c.src),
+		    c.opts.rate, where, c.opts.topic, c.opts.qos,
+		    c.opts.mqtt_version == 5 ? "5" : "3.1.1");
 	streams_log_start(&c.streams, c.opts.summary_period);
 	if (c.tr->ops->start(c.tr) < 0) {
-		pt_log_errx("cannot start connecting to %s:%d", c.opts.host, c.opts.port);
+		pt_log_errx("cannot start connecting to %s", where);
 		goto out;
 	}
 	/* systemd (Type=notify): up once the source is open and the transport
 	 * started; the broker may come later, readings are buffered. */
 	pt_notify_wd_init(&c.wd);
 	(void)pt_notify_ready();
-	(void)pt_notify_status("%s at %g Hz to %s:%d", source_name(c.src),
-	    c.opts.rate, c.opts.host, c.opts.port);
+	(void)pt_notify_status("%s at %g Hz to %s", source_name(c.src),
+	    c.opts.rate, where);
 
 	report_init(&c.report, REPORT_EVERY_S);
 	status = run(&c);

@@ -183,8 +183,8 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	if ((mt->m = pt_mqtt_new(&cfg)) == NULL) {
 		int e = errno;
 
-		snprintf(err, err_cap, "cannot create the MQTT client for %s:%d",
-		    o->host, o->port);
+		snprintf(err, err_cap, "cannot create the MQTT client for %s",
+		    o->host);
 		free(mt);
 		errno = e;
 		return NULL;

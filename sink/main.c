@@ -423,11 +423,11 @@ start_mqtt(struct sink_ctx *c, const char *password)
 	cfg.on_message = on_message;
 	cfg.ctx = c;
 	if ((m = pt_mqtt_new(&cfg)) == NULL) {
-		pt_log_err("cannot create the MQTT client for %s:%d", cfg.host, cfg.port);
+		pt_log_err("cannot create the MQTT client for %s", cfg.host);
 		return NULL;
 	}
 	if (pt_mqtt_start(m) < 0) {
-		pt_log_errx("cannot start connecting to %s:%d", cfg.host, cfg.port);
+		pt_log_errx("cannot start connecting to %s", cfg.host);
 		pt_mqtt_free(m);
 		return NULL;
 	}

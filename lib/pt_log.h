@@ -8,6 +8,8 @@
 
 #include <stdarg.h>
 
+#include "pt_ratelimit.h"
+
 /* Set the program name shown on every line and whether debug lines print. */
 void pt_log_init(const char *prog, int verbose);
 int pt_log_verbose(void);
@@ -18,5 +20,25 @@ void pt_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pt_log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pt_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pt_log_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The same through a rate limit (pt_ratelimit.h), for lines an outside
+ * party can trigger at will: at most rl's burst lines per period; the first
+ * line after some were held back ends with "; N more like it held back".
+ * With debug logging on (-d) every line is printed. The caller guards rl
+ * (its thread or its lock).
+ */
+void pt_log_info_limited(struct pt_ratelimit *rl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void pt_log_warnx_limited(struct pt_ratelimit *rl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void pt_log_debug_limited(struct pt_ratelimit *rl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/*
+ * Say how many lines rl held back, once its window is over and no line has
+ * said it yet (call it every second or so, and with force at exit):
+ * "<what>: N more line(s) held back". what names the cause.
+ */
+void pt_log_held(struct pt_ratelimit *rl, const char *what, int force);
 
 #endif

@@ -153,11 +153,12 @@ summary(struct sensor_ctx *c)
 
 	c->tr->ops->counters(c->tr, &k);
 	pt_log_info("samples=%llu published=%llu delivered=%llu failed=%llu "
-	    "dropped=%llu read_errors=%llu out_of_range=%llu connects=%llu "
-	    "summaries=%llu",
+	    "dropped=%llu unacked=%llu read_errors=%llu out_of_range=%llu "
+	    "connects=%llu summaries=%llu",
 	    (unsigned long long)c->seq, (unsigned long long)k.published,
 	    (unsigned long long)k.delivered, (unsigned long long)k.failed,
-	    (unsigned long long)c->dropped, (unsigned long long)c->read_errors,
+	    (unsigned long long)c->dropped, (unsigned long long)k.unacked,
+	    (unsigned long long)c->read_errors,
 	    (unsigned long long)c->out_of_range, (unsigned long long)k.connects,
 	    (unsigned long long)c->streams.sent);
 }
@@ -345,10 +346,12 @@ main(int argc, char **argv)
 		if (rc == -ECONNREFUSED)
 			status = 1;
 	}
-	if (c.tr->ops->stop(c.tr, STOP_FLUSH_MS) < 0) {
+	if ((rc = c.tr->ops->stop(c.tr, STOP_FLUSH_MS)) < 0) {
 		c.tr->ops->counters(c.tr, &k);
-		pt_log_warnx("%llu readings were not acknowledged before exit",
-		    (unsigned long long)(k.published - k.delivered - k.failed));
+		pt_log_warnx("%llu readings were not acknowledged before exit%s",
+		    (unsigned long long)(k.published - k.delivered - k.failed),
+		    rc == -EPROTO ? " (the peer never acknowledges: not a "
+		    "pitemp-sink)" : "");
 		if (c.opts.count != 0 && !stop)
 			status = 1;
 	}

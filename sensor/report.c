@@ -21,13 +21,15 @@ int
 report_format(const struct transport_counters *k, uint64_t dropped, char *buf,
               size_t cap)
 {
-	uint64_t done = k->delivered + k->failed;
+	uint64_t done = k->delivered + k->failed + k->unacked;
 
 	return snprintf(buf, cap, "counters: published=%llu acknowledged=%llu "
-	    "buffered=%llu dropped=%llu failed=%llu reconnects=%llu connected=%d",
+	    "buffered=%llu dropped=%llu failed=%llu unacked=%llu reconnects=%llu "
+	    "connected=%d",
 	    (unsigned long long)k->published, (unsigned long long)k->delivered,
 	    (unsigned long long)(k->published > done ? k->published - done : 0),
 	    (unsigned long long)dropped, (unsigned long long)k->failed,
+	    (unsigned long long)k->unacked,
 	    (unsigned long long)(k->connects > 0 ? k->connects - 1 : 0),
 	    k->connected);
 }

@@ -4,14 +4,16 @@
  * buffered and drained: one line
  *
  *   pitemp-sensor: info: counters: published=N acknowledged=N buffered=N
- *   dropped=N failed=N reconnects=N connected=0|1
+ *   dropped=N failed=N unacked=N reconnects=N connected=0|1
  *
- * published: handed to paho; acknowledged: PUBACK received (QoS 1/2) or
- * written (QoS 0); buffered: published - acknowledged - failed (queued in
- * paho while disconnected, or in flight); dropped: readings the sensor
- * could not hand over because paho's buffer was full (counted by the
- * caller); failed: reported failed by paho; reconnects: connections after
- * the first.
+ * published: handed to the transport; acknowledged: PUBACK received (QoS
+ * 1/2), written (QoS 0), or answered stored by the sink (socket mode);
+ * buffered: published - acknowledged - failed - unacked (queued while
+ * disconnected, or in flight); dropped: readings the sensor could not
+ * hand over because the buffer was full (counted by the caller); failed:
+ * reported failed by paho, or rejected by the sink (socket mode); unacked:
+ * let go unanswered by a socket peer that is not a pitemp-sink;
+ * reconnects: connections after the first.
  *
  * Main thread only; the counters come from the transport's counters op
  * (for MQTT, pt_mqtt_counters() under the wrapper's lock).

@@ -14,8 +14,11 @@
 
 struct transport_counters {
 	uint64_t published;     /* readings accepted by publish() */
-	uint64_t delivered;     /* MQTT QoS>0: acknowledged; else written */
-	uint64_t failed;        /* reported failed by the transport */
+	uint64_t delivered;     /* MQTT QoS>0: acknowledged by the broker; QoS 0:
+	                         * written; socket: answered stored by the sink */
+	uint64_t failed;        /* reported failed (socket: rejected by the sink) */
+	uint64_t unacked;       /* socket: let go unanswered by a peer that
+	                         * never acknowledges (not a pitemp-sink) */
 	uint64_t connects;      /* successful (re)connects */
 	uint64_t watched;       /* cfg.watch_payload seen on cfg.watch_topic */
 	int      connected;
@@ -35,8 +38,9 @@ struct transport_ops {
 	/* Let the transport make progress (reconnect, send). Call at least
 	 * every 100 ms. 0, or -ECONNREFUSED when refused for good. */
 	int  (*poll)(struct transport *t);
-	/* Wait up to timeout_ms until every reading is delivered: 0 or
-	 * -ETIMEDOUT. */
+	/* Wait up to timeout_ms until every reading is delivered: 0,
+	 * -ETIMEDOUT, or -EPROTO when all is sent to a peer that never
+	 * acknowledges (socket mode, not a pitemp-sink). */
 	int  (*flush)(struct transport *t, int timeout_ms);
 	/* Clean shutdown (status "offline", flush, disconnect). 0 or -errno. */
 	int  (*stop)(struct transport *t, int timeout_ms);

@@ -3,18 +3,26 @@
  * JSON reading per line, TCP_NODELAY so each reading leaves in its own
  * segment, MSG_NOSIGNAL, non-blocking so the 100 Hz loop never stalls.
  *
- * Readings wait in a bounded ring until the peer's TCP has acknowledged
- * their bytes (SIOCOUTQ tells how much of what we wrote is still
- * unacknowledged), not merely until write() took them: when the connection
- * breaks, every reading the peer had not acknowledged is sent again on the
- * next connection, oldest first. The sink drops the few it already had
- * (dedup on device, boot, seq), so a sink restart or a link cut loses
- * nothing the sensor still held. A line cut short by a broken connection is
- * discarded by the sink and sent again whole.
+ * Readings wait in a bounded ring until the sink says it stored them (or
+ * rejected them for good): the sensor opens each connection with a hello,
+ * a pitemp-sink answers it with a greeting and then cumulative acks
+ * (pt_ack.h). The kernel's TCP acknowledgement
+ * is not the sink's: bytes its kernel took can still be lost unread, so
+ * only an ack retires a reading. When the connection breaks, every reading
+ * not answered is sent again on the next connection, oldest first; the sink
+ * drops those it already had (dedup on device, boot, seq). A line cut short
+ * by a broken connection is discarded by the sink and sent again whole.
+ *
+ * A peer that is not a pitemp-sink (`nc -l`, an older sink) sends no
+ * greeting. After GREETING_MS the sensor says so once and goes on
+ * streaming to it, but counts nothing as delivered: readings stay in the
+ * ring as if unanswered, and only when the ring is full is the oldest one
+ * already written let go (counted as unacked) to make room, so the stream
+ * goes on and memory stays bounded. A pitemp-sink that greets late (a
+ * stalled sink) still gets, and answers for, everything in the ring.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,56 +30,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "pt_log.h"
-#include "pt_reading.h"
 #include "pt_time.h"
-#include "transport.h"
+#include "socket_int.h"
 
-#define RETRY_MIN_MS    250
-#define RETRY_MAX_MS    10000
-#define USER_TIMEOUT_MS 10000   /* unacknowledged data: give the link up */
-
-struct slot {
-	uint16_t len;                   /* with the '\n' */
-	char     data[PT_PAYLOAD_MAX + 1];
-};
-
-struct sock_transport {
-	struct transport    base;
-	char               *host;
-	int                 port;
-	int                 fd;             /* -1: no connection */
-	int                 connecting;     /* non-blocking connect under way */
-	int64_t             retry_at_ns;
-	int                 retry_ms;
-	int                 failures;       /* consecutive, for quieter logs */
-
-	struct slot        *ring;
-	size_t              cap, head, count;
-	size_t              sent_lines;     /* ring lines fully written on this connection */
-	size_t              sent_off;       /* bytes of the next line written */
-	uint64_t            written;        /* bytes written on this connection */
-	uint64_t            retired;        /* bytes of lines acknowledged and popped */
-
-	struct transport_counters c;
-};
-
-static void retire_acked(struct sock_transport *s);
-
-static void
-drop_connection(struct sock_transport *s, const char *why, int err)
+void
+sock_drop_connection(struct sock_transport *s, const char *why, int err)
 {
-	if (s->fd >= 0 && !s->connecting)
-		retire_acked(s);        /* what the peer did acknowledge is done */
 	if (s->fd >= 0) {
-		if (!s->connecting && s->count == 0)
+		if (s->stopping || s->connecting)
+			;       /* our own end, or no connection yet: nothing to say */
+		else if (s->count == 0)
 			pt_log_info("connection to %s:%d ended: %s%s%s", s->host, s->port,
 			    why, err ? ": " : "", err ? strerror(err) : "");
-		else if (!s->connecting)
+		else
 			pt_log_warnx("connection to %s:%d lost: %s%s%s; %zu reading(s) "
 			    "kept to send again", s->host, s->port, why,
 			    err ? ": " : "", err ? strerror(err) : "", s->count);
@@ -82,8 +57,6 @@ drop_connection(struct sock_transport *s, const char *why, int err)
 	s->c.connected = 0;
 	s->sent_lines = 0;
 	s->sent_off = 0;
-	s->written = 0;
-	s->retired = 0;
 	s->retry_at_ns = pt_time_mono_ns() + (int64_t)s->retry_ms * 1000000;
 	s->retry_ms = s->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : s->retry_ms * 2;
 }
@@ -118,7 +91,7 @@ try_connect(struct sock_transport *s)
 		if (s->failures++ == 0)
 			pt_log_warnx("cannot resolve %s: %s; retrying", s->host,
 			    gai_strerror(rc));
-		drop_connection(s, "resolve", 0);
+		sock_drop_connection(s, "resolve", 0);
 		return;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -140,7 +113,7 @@ try_connect(struct sock_transport *s)
 		if (s->failures++ == 0)
 			pt_log_warnx("cannot connect to %s:%d: %s; retrying", s->host,
 			    s->port, strerror(err));
-		drop_connection(s, "connect", err);
+		sock_drop_connection(s, "connect", err);
 		return;
 	}
 	s->fd = fd;
@@ -163,42 +136,49 @@ check_connect(struct sock_transport *s)
 		if (s->failures++ == 0 || s->failures % 10 == 0)
 			pt_log_warnx("cannot connect to %s:%d: %s; retrying", s->host,
 			    s->port, strerror(err));
-		drop_connection(s, "connect", err);
+		sock_drop_connection(s, "connect", err);
 		return;
 	}
 	s->connecting = 0;
 	s->failures = 0;
 	s->c.connected = 1;
 	s->c.connects++;
+	s->peer = PEER_UNKNOWN;
+	s->connected_ns = pt_time_mono_ns();
+	s->gone = 0;
+	s->rejected = 0;
+	s->hello_off = 0;
+	pt_linebuf_reset(&s->in);
 	pt_log_info("connected to %s:%d", s->host, s->port);
 }
 
-/* Pop the lines whose every byte the peer's TCP has acknowledged. */
-static void
-retire_acked(struct sock_transport *s)
+/* Take n lines off the head of the ring. */
+void
+sock_pop_lines(struct sock_transport *s, size_t n)
 {
-	int outq = 0;
-	uint64_t acked;
-
-	if (ioctl(s->fd, SIOCOUTQ, &outq) < 0)
-		return;
-	acked = s->written - (uint64_t)outq;
-	while (s->sent_lines > 0 && s->retired + s->ring[s->head].len <= acked) {
-		s->retired += s->ring[s->head].len;
-		s->head = (s->head + 1) % s->cap;
-		s->count--;
-		s->sent_lines--;
-		s->c.delivered++;
-		/* Only a peer that takes readings resets the backoff: one that
-		 * accepts and hangs up (a full sink) is retried ever more slowly. */
-		s->retry_ms = RETRY_MIN_MS;
-	}
+	s->head = (s->head + n) % s->cap;
+	s->count -= n;
+	s->sent_lines -= n;
+	s->gone += n;
 }
 
-/* Write what the socket takes, in order. */
+/* Write what the socket takes, in order: the hello, then the readings. */
 static void
 send_pending(struct sock_transport *s)
 {
+	while (s->hello_off < s->hello_len) {
+		ssize_t n = send(s->fd, s->hello + s->hello_off,
+		    s->hello_len - s->hello_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				sock_drop_connection(s, "send", errno);
+			return;
+		}
+		s->hello_off += (size_t)n;
+	}
 	while (s->sent_lines < s->count) {
 		struct slot *sl = &s->ring[(s->head + s->sent_lines) % s->cap];
 		ssize_t n = send(s->fd, sl->data + s->sent_off, sl->len - s->sent_off,
@@ -208,33 +188,15 @@ send_pending(struct sock_transport *s)
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				drop_connection(s, "send", errno);
+				sock_drop_connection(s, "send", errno);
 			return;
 		}
-		s->written += (uint64_t)n;
 		s->sent_off += (size_t)n;
 		if (s->sent_off == sl->len) {
 			s->sent_lines++;
 			s->sent_off = 0;
 		}
 	}
-}
-
-/* The sink never talks: readable means closed (or reset). */
-static void
-check_peer(struct sock_transport *s)
-{
-	struct pollfd p = { .fd = s->fd, .events = POLLIN };
-	char buf[64];
-	ssize_t n;
-
-	if (poll(&p, 1, 0) <= 0)
-		return;
-	n = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT);
-	if (n == 0)
-		drop_connection(s, "closed by the peer", 0);
-	else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		drop_connection(s, "receive", errno);
 }
 
 static int
@@ -247,8 +209,10 @@ s_poll(struct transport *t)
 	if (s->fd >= 0 && s->connecting)
 		check_connect(s);
 	if (s->fd >= 0 && !s->connecting) {
-		retire_acked(s);
-		check_peer(s);
+		sock_read_peer(s);
+		if (s->fd >= 0 && s->peer == PEER_UNKNOWN &&
+		    pt_time_mono_ns() - s->connected_ns > (int64_t)GREETING_MS * 1000000)
+			sock_become_plain(s, NULL, 0);
 		if (s->fd >= 0)
 			send_pending(s);
 	}
@@ -270,7 +234,14 @@ s_publish(struct transport *t, const char *payload, size_t len)
 	if (len > PT_PAYLOAD_MAX)
 		return -EMSGSIZE;
 	if (s->count == s->cap) {
-		(void)s_poll(t);        /* acknowledgements may free room */
+		(void)s_poll(t);        /* acks may free room */
+		/* A peer that acknowledges nothing: let the oldest reading it was
+		 * sent go (not delivered, as far as anyone knows). */
+		if (s->count == s->cap && s->fd >= 0 && s->peer == PEER_PLAIN &&
+		    s->sent_lines > 0) {
+			sock_pop_lines(s, 1);
+			s->c.unacked++;
+		}
 		if (s->count == s->cap)
 			return -ENOBUFS;
 	}
@@ -283,6 +254,15 @@ s_publish(struct transport *t, const char *payload, size_t len)
 	return s_poll(t);
 }
 
+/* Everything written to a peer that will never answer for it. */
+static int
+all_sent_unanswerable(const struct sock_transport *s)
+{
+	return s->fd >= 0 && !s->connecting && s->peer == PEER_PLAIN &&
+	    s->hello_off == s->hello_len && s->sent_lines == s->count &&
+	    s->sent_off == 0;
+}
+
 static int
 s_flush(struct transport *t, int timeout_ms)
 {
@@ -290,14 +270,38 @@ s_flush(struct transport *t, int timeout_ms)
 	int64_t until = pt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
 
 	for (;;) {
+		int64_t left;
+
 		(void)s_poll(t);
 		if (s->count == 0)
 			return 0;
-		if (pt_time_mono_ns() >= until)
+		if (all_sent_unanswerable(s))
+			return -EPROTO;
+		if ((left = until - pt_time_mono_ns()) <= 0)
 			return -ETIMEDOUT;
-		/* Acknowledgements arrive without waking us: nap briefly. */
+		/* Acks wake us; so does room to write, or a reconnect due. */
 		struct pollfd p = { .fd = s->fd, .events = POLLIN };
-		(void)poll(&p, s->fd >= 0 ? 1 : 0, 5);
+
+		if (s->sent_lines < s->count || s->hello_off < s->hello_len ||
+		    s->connecting)
+			p.events |= POLLOUT;
+		left /= 1000000;
+		(void)poll(&p, s->fd >= 0 ? 1 : 0, left < 50 ? (int)left + 1 : 50);
+	}
+}
+
+/* Our FIN is out: take the last acks and wait for the peer's FIN, briefly,
+ * so the connection ends in order (no reset over unread acks). */
+static void
+finish_reading(struct sock_transport *s)
+{
+	int64_t until = pt_time_mono_ns() + (int64_t)STOP_READ_MS * 1000000;
+
+	while (s->fd >= 0 && pt_time_mono_ns() < until) {
+		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+		if (poll(&p, 1, 50) > 0)
+			sock_read_peer(s);
 	}
 }
 
@@ -307,13 +311,17 @@ s_stop(struct transport *t, int timeout_ms)
 	struct sock_transport *s = (struct sock_transport *)t;
 	int rc = s_flush(t, timeout_ms);
 
-	if (s->fd >= 0) {
+	if (s->fd >= 0 && !s->connecting) {
 		shutdown(s->fd, SHUT_WR);
+		s->stopping = 1;
+		finish_reading(s);
+	}
+	if (s->fd >= 0) {
 		close(s->fd);
 		s->fd = -1;
 	}
 	s->c.connected = 0;
-	return rc;
+	return s->count == 0 ? 0 : rc == 0 ? -ETIMEDOUT : rc;
 }
 
 static void
@@ -359,6 +367,9 @@ transport_socket_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	s->port = tc->opts->port;
 	s->retry_ms = RETRY_MIN_MS;
 	s->cap = tc->buffer > 0 ? tc->buffer : 1000;
+	(void)pt_linebuf_init(&s->in, s->inbuf, sizeof(s->inbuf), PT_ACK_LINE_MAX);
+	s->hello_len = (size_t)pt_ack_hello(s->hello, sizeof(s->hello));
+	pt_ratelimit_init(&s->rl_peer, PT_RATELIMIT_BURST, PT_RATELIMIT_PERIOD_NS);
 	if ((s->host = strdup(tc->opts->host)) == NULL ||
 	    (s->ring = calloc(s->cap, sizeof(*s->ring))) == NULL)
 		goto nomem;

@@ -12,9 +12,9 @@
  * Streams sit in a chained hash table over a pool of max_streams slots,
  * threaded on an LRU list. When the pool is full the least recently used
  * stream is forgotten and its slot reused; a stream that comes back after
- * that starts afresh (its first reading sets no gap, and old seqs within the
- * new window would be taken as new). Size max_streams above the number of
- * live sensors.
+ * that starts afresh (its first reading counts the seqs below it missing
+ * again, and old seqs within the new window would be taken as new). Size
+ * max_streams above the number of live sensors.
  */
 #include "dedup.h"
 
@@ -32,7 +32,8 @@ struct stream {
 	char           boot[PT_BOOT_LEN + 1];
 	uint64_t       hash;
 	uint64_t       high;    /* highest seq seen */
-	uint64_t       first;   /* first seq seen: holes below it were never counted */
+	uint64_t       first;   /* first seq seen */
+	int            counted_below; /* seqs below first were counted missing */
 	uint64_t      *bits;    /* window bits, allocated on first use of the slot */
 	struct stream *hnext;   /* hash chain */
 	struct stream *prev;    /* LRU list, most recent at d->head */
@@ -241,6 +242,63 @@ window_advance(const struct dedup *d, struct stream *s, uint64_t seq)
 		bits_clear_run(s->bits, 0, n - run);
 }
 
+/* The stream of (device, boot), keyed on bounded copies; NULL if unknown.
+ * dev/bt receive the copies, h their hash. */
+static struct stream *
+lookup(struct dedup *d, const char *device, const char *boot,
+       char dev[PT_DEVICE_MAX + 1], char bt[PT_BOOT_LEN + 1], uint64_t *h)
+{
+	snprintf(dev, PT_DEVICE_MAX + 1, "%s", device);
+	snprintf(bt, PT_BOOT_LEN + 1, "%s", boot);
+	*h = key_hash(dev, bt);
+	return stream_find(d, dev, bt, *h);
+}
+
+/* A new stream whose first reading is seq; NULL when no slot can be had. */
+static struct stream *
+stream_start(struct dedup *d, const char *dev, const char *bt, uint64_t h,
+             uint64_t seq)
+{
+	struct stream *s;
+
+	if ((s = stream_take(d)) == NULL)
+		return NULL;
+	memcpy(s->device, dev, PT_DEVICE_MAX + 1);
+	memcpy(s->boot, bt, PT_BOOT_LEN + 1);
+	s->hash = h;
+	s->high = s->first = seq;
+	s->counted_below = 0;
+	bit_set(d, s, seq);
+	s->hnext = d->buckets[h & (d->nbuckets - 1)];
+	d->buckets[h & (d->nbuckets - 1)] = s;
+	lru_push(d, s);
+	return s;
+}
+
+/* Known stream: classify seq and remember it. */
+static enum dedup_verdict
+stream_check(struct dedup *d, struct stream *s, uint64_t seq, int64_t *delta)
+{
+	if (s != d->head) {
+		lru_unlink(d, s);
+		lru_push(d, s);
+	}
+	if (seq > s->high) {
+		*delta = (int64_t)(seq - s->high - 1);
+		window_advance(d, s, seq);
+		s->high = seq;
+		bit_set(d, s, seq);
+	} else if (s->high - seq >= d->window || bit_test(d, s, seq)) {
+		return DEDUP_DUPLICATE;
+	} else {
+		bit_set(d, s, seq);
+		/* Below the stream's first reading nothing was counted missing. */
+		if (seq > s->first || (seq < s->first && s->counted_below))
+			*delta = -1;
+	}
+	return DEDUP_NEW;
+}
+
 /*
  * NULL d, device or boot (a caller bug) answers DEDUP_NEW: never drop a
  * reading for want of bookkeeping. gap_delta may be NULL. device and boot
@@ -260,42 +318,43 @@ dedup_check(struct dedup *d, const char *device, const char *boot,
 
 	if (d == NULL || device == NULL || boot == NULL)
 		goto out;
-	/* Bounded copies, so the key is what the slot can hold. */
-	snprintf(dev, sizeof(dev), "%s", device);
-	snprintf(bt, sizeof(bt), "%s", boot);
-	h = key_hash(dev, bt);
-	if ((s = stream_find(d, dev, bt, h)) == NULL) {
-		if ((s = stream_take(d)) == NULL)
-			goto out;
-		memcpy(s->device, dev, sizeof(dev));
-		memcpy(s->boot, bt, sizeof(bt));
-		s->hash = h;
-		s->high = s->first = seq;
-		bit_set(d, s, seq);
-		s->hnext = d->buckets[h & (d->nbuckets - 1)];
-		d->buckets[h & (d->nbuckets - 1)] = s;
-		lru_push(d, s);
-		goto out;
-	}
-	if (s != d->head) {
-		lru_unlink(d, s);
-		lru_push(d, s);
-	}
-	if (seq > s->high) {
-		delta = (int64_t)(seq - s->high - 1);
-		window_advance(d, s, seq);
-		s->high = seq;
-		bit_set(d, s, seq);
-	} else if (s->high - seq >= d->window || bit_test(d, s, seq)) {
-		v = DEDUP_DUPLICATE;
-	} else {
-		bit_set(d, s, seq);
-		/* Below the stream's first reading nothing was counted missing. */
-		if (seq > s->first)
-			delta = -1;
+	if ((s = lookup(d, device, boot, dev, bt, &h)) != NULL) {
+		v = stream_check(d, s, seq, &delta);
+	} else if ((s = stream_start(d, dev, bt, h, seq)) != NULL) {
+		/* Seqs 0 .. seq-1 never came: counted, and filled if they do. */
+		s->counted_below = 1;
+		delta = (int64_t)seq;
+		v = DEDUP_FIRST;
 	}
 out:
 	if (gap_delta != NULL)
 		*gap_delta = delta;
 	return v;
+}
+
+void
+dedup_seed(struct dedup *d, const char *device, const char *boot, uint64_t seq)
+{
+	char dev[PT_DEVICE_MAX + 1], bt[PT_BOOT_LEN + 1];
+	struct stream *s;
+	int64_t ignored = 0;
+	uint64_t h;
+
+	if (d == NULL || device == NULL || boot == NULL)
+		return;
+	if ((s = lookup(d, device, boot, dev, bt, &h)) != NULL)
+		(void)stream_check(d, s, seq, &ignored);
+	else
+		(void)stream_start(d, dev, bt, h, seq);
+}
+
+int
+dedup_known(struct dedup *d, const char *device, const char *boot)
+{
+	char dev[PT_DEVICE_MAX + 1], bt[PT_BOOT_LEN + 1];
+	uint64_t h;
+
+	if (d == NULL || device == NULL || boot == NULL)
+		return 0;
+	return lookup(d, device, boot, dev, bt, &h) != NULL;
 }

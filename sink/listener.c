@@ -1,9 +1,12 @@
 /*
  * listener.c: see listener.h. Level-triggered epoll; each client has one
- * fixed buffer of max_line + 2 bytes, so memory is bounded by
- * max_clients * (max_line + 2) whatever the peers send.
+ * fixed input buffer of max_line + 2 bytes (pt_linebuf.h) and one small
+ * output buffer for its acknowledgements, so memory is bounded by
+ * max_clients * (max_line + 2 + OUT_CAP) whatever the peers send or fail
+ * to read. Acknowledgements are cumulative: a client that does not read
+ * them costs one pending number, not a growing queue.
  */
-#include "listener.h"
+#include "listener_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,73 +23,10 @@
 #include "pt_log.h"
 #include "pt_time.h"
 
-struct client {
-	int      fd;                /* -1: free slot */
-	char     peer[64];
-	char    *buf;
-	size_t   used;
-	int64_t  last_ns;           /* last byte received */
-	int64_t  close_by_ns;       /* closing: hard close at this time */
-	int      closing;           /* FIN sent: read until the peer closes */
-	int      served;            /* counted in nclients */
-	unsigned long long lines;
+const char *const listener_rl_what[RL_NCAUSES] = {
+	"client connected", "client disconnected", "unfinished line discarded",
+	"line over the limit", "idle client closed", "accept failed",
 };
-
-/*
- * Slots: max_clients served ones, and as many again for connections being
- * closed in order (refused over the limit, or at drain): those get a FIN at
- * once and are read until they close, for at most CLOSING_MS, so the lines
- * a sensor wrote before it saw the FIN are stored, not acknowledged by TCP
- * and thrown away.
- */
-#define CLOSING_MS      2000
-#define ACCEPT_PAUSE_MS 100     /* out of descriptors: stop accepting a while */
-
-struct listener {
-	struct listener_cfg cfg;
-	int                 lfd, efd, port;
-	int                 nclients;       /* served (not closing) */
-	int                 nslots;         /* 2 * max_clients */
-	int                 accepting;      /* lfd is in the epoll set */
-	int64_t             resume_ns;      /* accept again from then */
-	struct client      *clients;
-	unsigned long long  refused;        /* over max_clients */
-	unsigned long long  hard_refused;   /* no slot at all: closed unread */
-};
-
-static void
-client_close(struct listener *l, struct client *c, const char *why)
-{
-	if (c->fd < 0)
-		return;
-	if (c->used > 0)
-		pt_log_warnx("client %s: %zu byte(s) of an unfinished line discarded",
-		    c->peer, c->used);
-	pt_log_info("client %s disconnected (%s) after %llu line(s)", c->peer, why,
-	    c->lines);
-	epoll_ctl(l->efd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	c->used = 0;
-	if (c->served)
-		l->nclients--;
-	c->served = 0;
-	c->closing = 0;
-}
-
-/* Send a FIN and keep reading until the peer closes (or CLOSING_MS). */
-static void
-client_begin_close(struct listener *l, struct client *c)
-{
-	if (c->closing)
-		return;
-	if (c->served)
-		l->nclients--;
-	c->served = 0;
-	shutdown(c->fd, SHUT_WR);
-	c->closing = 1;
-	c->close_by_ns = pt_time_mono_ns() + (int64_t)CLOSING_MS * 1000000;
-}
 
 static void
 accept_pause(struct listener *l, int pause)
@@ -146,11 +86,13 @@ accept_one(struct listener *l)
 		    errno == ENOMEM) {
 			/* The connection stays queued; epoll would wake us at once
 			 * again and again. */
-			pt_log_warn("accept: pausing for %d ms", ACCEPT_PAUSE_MS);
+			pt_log_warnx_limited(&l->rl[RL_ACCEPT], "accept: %s; pausing "
+			    "for %d ms", strerror(errno), ACCEPT_PAUSE_MS);
 			accept_pause(l, 1);
 		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 		    errno != ECONNABORTED) {
-			pt_log_warn("accept");
+			pt_log_warnx_limited(&l->rl[RL_ACCEPT], "accept: %s",
+			    strerror(errno));
 		}
 		return -EAGAIN;
 	}
@@ -170,6 +112,7 @@ accept_one(struct listener *l)
 		close(fd);
 		return 0;
 	}
+	(void)pt_linebuf_init(&c->in, c->buf, l->cfg.max_line + 2, l->cfg.max_line);
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN | EPOLLRDHUP;
 	ev.data.ptr = c;
@@ -179,10 +122,13 @@ accept_one(struct listener *l)
 		return 0;
 	}
 	c->fd = fd;
-	c->used = 0;
 	c->lines = 0;
 	c->closing = 0;
 	c->served = 0;
+	c->want_out = 0;
+	c->acking = 0;
+	c->answered = c->rejected = c->ack_answered = c->ack_rejected = 0;
+	c->out_len = 0;
 	c->last_ns = pt_time_mono_ns();
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	if (over) {
@@ -197,69 +143,8 @@ accept_one(struct listener *l)
 	}
 	c->served = 1;
 	l->nclients++;
-	pt_log_info("client %s connected", c->peer);
+	pt_log_info_limited(&l->rl[RL_CONNECT], "client %s connected", c->peer);
 	return 0;
-}
-
-/* Hand every complete line in the buffer over; keep the rest. */
-static int
-split_lines(struct listener *l, struct client *c)
-{
-	size_t start = 0;
-	char *nl;
-
-	while ((nl = memchr(c->buf + start, '\n', c->used - start)) != NULL) {
-		size_t len = (size_t)(nl - (c->buf + start));
-
-		if (len > 0 && c->buf[start + len - 1] == '\r')
-			len--;
-		if (len > l->cfg.max_line) {
-			pt_log_warnx("client %s: line of %zu bytes is over the %zu-byte limit; "
-			    "closing", c->peer, len, l->cfg.max_line);
-			return -EMSGSIZE;
-		}
-		if (len > 0) {
-			c->lines++;
-			if (l->cfg.on_line(l->cfg.ctx, c->peer, c->buf + start, len) != 0)
-				return -EIO;
-		}
-		start += (size_t)(nl - (c->buf + start)) + 1;
-	}
-	memmove(c->buf, c->buf + start, c->used - start);
-	c->used -= start;
-	/* No newline within the limit (+1 for a CR): it can only get longer. */
-	if (c->used > l->cfg.max_line + 1) {
-		pt_log_warnx("client %s: line longer than the %zu-byte limit; closing",
-		    c->peer, l->cfg.max_line);
-		return -EMSGSIZE;
-	}
-	return 0;
-}
-
-static void
-read_client(struct listener *l, struct client *c)
-{
-	size_t room = l->cfg.max_line + 2 - c->used;
-	ssize_t n = recv(c->fd, c->buf + c->used, room, 0);
-	int rc;
-
-	if (n == 0) {
-		client_close(l, c, "closed by the peer");
-		return;
-	}
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			client_close(l, c, strerror(errno));
-		return;
-	}
-	c->used += (size_t)n;
-	c->last_ns = pt_time_mono_ns();
-	if ((rc = split_lines(l, c)) == -EMSGSIZE) {
-		c->used = 0;
-		client_close(l, c, "line too long");
-	} else if (rc < 0) {
-		client_close(l, c, "cannot store");
-	}
 }
 
 static void
@@ -269,6 +154,8 @@ housekeeping(struct listener *l)
 
 	if (!l->accepting && now >= l->resume_ns)
 		accept_pause(l, 0);
+	for (int i = 0; i < RL_NCAUSES; i++)
+		pt_log_held(&l->rl[i], listener_rl_what[i], 0);
 	for (int i = 0; i < l->nslots; i++) {
 		struct client *c = &l->clients[i];
 
@@ -281,8 +168,9 @@ housekeeping(struct listener *l)
 		}
 		if (l->cfg.idle_ms > 0 &&
 		    now - c->last_ns > (int64_t)l->cfg.idle_ms * 1000000) {
-			pt_log_warnx("client %s: nothing received for %d ms (--idle-timeout); "
-			    "closing", c->peer, l->cfg.idle_ms);
+			pt_log_warnx_limited(&l->rl[RL_IDLE], "client %s: nothing "
+			    "received for %d ms (--idle-timeout); closing", c->peer,
+			    l->cfg.idle_ms);
 			client_close(l, c, "idle");
 		}
 	}
@@ -306,6 +194,8 @@ listener_run(struct listener *l, int timeout_ms)
 		}
 		if (c->fd < 0)
 			continue;   /* closed earlier in this round */
+		if (evs[i].events & EPOLLOUT)
+			client_flush(l, c);
 		if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			read_client(l, c);
 	}
@@ -399,6 +289,8 @@ listener_open(const struct listener_cfg *cfg, char *err, size_t err_cap)
 	l->nslots = cfg->max_clients * 2;
 	for (int i = 0; i < l->nslots; i++)
 		l->clients[i].fd = -1;
+	for (int i = 0; i < RL_NCAUSES; i++)
+		pt_ratelimit_init(&l->rl[i], PT_RATELIMIT_BURST, PT_RATELIMIT_PERIOD_NS);
 	if (check_fd_limit(l->nslots, err, err_cap) < 0) {
 		errno = EINVAL;
 		goto fail;
@@ -474,6 +366,8 @@ listener_free(struct listener *l)
 {
 	if (l == NULL)
 		return;
+	for (int i = 0; i < RL_NCAUSES; i++)
+		pt_log_held(&l->rl[i], listener_rl_what[i], 1);
 	for (int i = 0; i < l->nslots; i++) {
 		if (l->clients[i].fd >= 0)
 			close(l->clients[i].fd);

@@ -2,7 +2,9 @@
  * listener.h: the sink's plain TCP listener (--mode socket). One epoll loop
  * on the main thread serves many sensors; each connection's bytes are
  * reassembled into lines and every line is handed to the same validate ->
- * dedup -> writer path as an MQTT message. Hostile peers are contained: a
+ * dedup -> writer path as an MQTT message, then answered on the same
+ * connection (pt_ack.h: a greeting, then cumulative acks), so a sensor
+ * lets go only of what the sink stored. Hostile peers are contained: a
  * line over the payload limit and a client idle for too long are closed
  * with a log line; a connection beyond the client limit is refused in
  * order (a FIN at once, what it had already sent still stored, closed when
@@ -14,6 +16,15 @@
 
 #include <stddef.h>
 
+/* What on_line made of a line: the listener acknowledges it to the peer
+ * (pt_ack.h) in the first two cases, and in the third closes the
+ * connection with the line unanswered, so a sensor sends it again. */
+enum listener_verdict {
+	LISTENER_STORED = 0,    /* stored, or found already stored */
+	LISTENER_REJECTED,      /* invalid: rejected for good */
+	LISTENER_NOT_TAKEN,     /* not stored (output failing, run complete) */
+};
+
 struct listener_cfg {
 	const char *bind;           /* address to listen on, e.g. "0.0.0.0" */
 	int         port;
@@ -21,9 +32,9 @@ struct listener_cfg {
 	int         idle_ms;        /* drop a client silent this long; 0: never */
 	size_t      max_line;       /* bytes per line, without the newline */
 	/* One complete line (without its newline and one CR before it), peer
-	 * "addr:port".
-	 * Return 0 to go on, non-zero to close this client. */
-	int (*on_line)(void *ctx, const char *peer, const char *line, size_t len);
+	 * "addr:port". */
+	enum listener_verdict (*on_line)(void *ctx, const char *peer,
+	                                 const char *line, size_t len);
 	void       *ctx;
 };
 

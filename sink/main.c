@@ -32,6 +32,7 @@
 #include "pt_mqtt.h"
 #include "pt_opts.h"
 #include "pt_notify.h"
+#include "pt_ratelimit.h"
 #include "pt_time.h"
 #include "stats.h"
 #include "store.h"
@@ -59,6 +60,9 @@ struct sink_ctx {
 	int                 failed;     /* no more stores (failed, or finishing) */
 	int64_t             held_ns;    /* hold() began (monotonic), 0: not holding */
 	struct pt_notify_wd wd;         /* the main thread's watchdog pacing */
+	/* Lines a publisher or peer can trigger at will (pt_ratelimit.h);
+	 * the counters in st still count every event. */
+	struct pt_ratelimit rl_invalid, rl_gap, rl_dup;
 };
 
 static void
@@ -150,65 +154,86 @@ resumed(struct sink_ctx *c)
 
 /*
  * One payload from either transport; topic is NULL in socket mode, where
- * from names the peer. Returns 0 when handled (acknowledge it), non-zero to
- * leave it unacknowledged (redelivered later).
+ * from names the peer. Returns what became of it: stored (or already
+ * stored), rejected for good, or not taken; *keep says whether an MQTT
+ * message not taken must stay unacknowledged (redelivered later): in a
+ * clean --count N session nothing past the end was promised.
  */
-static int
+static enum listener_verdict
 handle_payload(struct sink_ctx *c, const char *topic, const char *from,
-               const void *payload, size_t len)
+               const void *payload, size_t len, int *keep)
 {
 	struct pt_reading r;
 	char why[256], where[200];
 	int64_t gap = 0, recv_us;
-	int rc, keep = 0;
+	enum listener_verdict v = LISTENER_NOT_TAKEN;
+	enum dedup_verdict dv = DEDUP_NEW;
+	uint64_t last;
+	int rc;
 
 	recv_us = pt_time_now_us();
 	pthread_mutex_lock(&c->lock);
 	if (c->failed || c->done) {
 		/* Past the end of this run: a persistent session keeps the rest
 		 * for the next run; a clean one had nothing promised. */
-		keep = c->opts.persistent || c->opts.count == 0;
+		*keep = c->opts.persistent || c->opts.count == 0;
 		goto out;
 	}
 	printable(topic != NULL ? topic : from, where, sizeof(where));
 	if (pt_codec_decode(payload, len, &r, why, sizeof(why)) < 0) {
 		c->st.invalid++;
-		pt_log_warnx("invalid payload %s %s: %s", topic ? "on" : "from", where, why);
+		pt_log_warnx_limited(&c->rl_invalid, "invalid payload %s %s: %s",
+		    topic ? "on" : "from", where, why);
+		v = LISTENER_REJECTED;
 		goto out;
 	}
 	if (topic != NULL && !topic_matches_device(topic, r.device)) {
 		c->st.invalid++;
-		pt_log_warnx("invalid payload on %s: device \"%s\" does not match the topic",
-		    where, r.device);
+		pt_log_warnx_limited(&c->rl_invalid, "invalid payload on %s: device "
+		    "\"%s\" does not match the topic", where, r.device);
+		v = LISTENER_REJECTED;
 		goto out;
 	}
+	/* Text format after a restart: a stream the file already holds goes on
+	 * from where the file left it; it does not start with a hole. */
+	if (!dedup_known(c->dedup, r.device, r.boot) &&
+	    store_last_before(c->store, &r, &last))
+		dedup_seed(c->dedup, r.device, r.boot, last);
 	if (store_seen(c->store, &r) ||
-	    dedup_check(c->dedup, r.device, r.boot, r.seq, &gap) == DEDUP_DUPLICATE) {
+	    (dv = dedup_check(c->dedup, r.device, r.boot, r.seq, &gap)) ==
+	    DEDUP_DUPLICATE) {
 		c->st.duplicates++;
-		pt_log_debug("duplicate %s/%s/%llu dropped", r.device, r.boot,
-		    (unsigned long long)r.seq);
+		pt_log_debug_limited(&c->rl_dup, "duplicate %s/%s/%llu dropped",
+		    r.device, r.boot, (unsigned long long)r.seq);
+		v = LISTENER_STORED;
 		goto out;
 	}
 	if (c->shared)
 		gap = 0;        /* the other members have the missing seqs */
-	if (gap > 0)
-		pt_log_warnx("gap: %s boot %s: %lld reading(s) missing before seq %llu",
-		    r.device, r.boot, (long long)gap, (unsigned long long)r.seq);
+	if (gap > 0 && dv == DEDUP_FIRST)
+		pt_log_warnx_limited(&c->rl_gap, "gap: %s boot %s: the first reading "
+		    "seen is seq %llu: %lld reading(s) before it never arrived",
+		    r.device, r.boot, (unsigned long long)r.seq, (long long)gap);
+	else if (gap > 0)
+		pt_log_warnx_limited(&c->rl_gap, "gap: %s boot %s: %lld reading(s) "
+		    "missing before seq %llu", r.device, r.boot, (long long)gap,
+		    (unsigned long long)r.seq);
 	c->st.gaps += gap;
 	while ((rc = store_put(c->store, &r, payload, len, recv_us)) < 0 &&
 	    store_transient(rc))
 		if (hold(c, rc) < 0) {
 			/* Not stored: leave it to the MQTT session. */
-			keep = 1;
+			*keep = 1;
 			goto out;
 		}
 	if (rc < 0) {
 		/* Not acknowledged, so the broker keeps it; stop here. */
 		pt_log_errx("cannot store in %s: %s", c->opts.output, strerror(-rc));
 		c->failed = 1;
-		keep = 1;
+		*keep = 1;
 		goto out;
 	}
+	v = LISTENER_STORED;
 	if (rc == 1) {
 		c->st.duplicates++;     /* the store had it already */
 	} else {
@@ -224,21 +249,38 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 	resumed(c);
 out:
 	pthread_mutex_unlock(&c->lock);
-	return keep;
+	return v;
 }
 
-/* MQTT: paho's thread. */
+/* MQTT: paho's thread. Non-zero: leave it unacknowledged. */
 static int
 on_message(void *vctx, const char *topic, const void *payload, size_t len)
 {
-	return handle_payload(vctx, topic, NULL, payload, len);
+	int keep = 0;
+
+	(void)handle_payload(vctx, topic, NULL, payload, len, &keep);
+	return keep;
 }
 
-/* Socket mode: the main thread, from listener_run(). */
-static int
+/* Socket mode: the main thread, from listener_run(). What is not taken
+ * stays unanswered, whatever the session: the sensor keeps it. */
+static enum listener_verdict
 on_line(void *vctx, const char *peer, const char *line, size_t len)
 {
-	return handle_payload(vctx, NULL, peer, line, len);
+	int keep = 0;
+
+	return handle_payload(vctx, NULL, peer, line, len, &keep);
+}
+
+/* Say what the rate limits held back (force: all of it, at exit). */
+static void
+log_held(struct sink_ctx *c, int force)
+{
+	pthread_mutex_lock(&c->lock);
+	pt_log_held(&c->rl_invalid, "invalid payload", force);
+	pt_log_held(&c->rl_gap, "gap", force);
+	pt_log_held(&c->rl_dup, "duplicate", force);
+	pthread_mutex_unlock(&c->lock);
 }
 
 static void
@@ -246,6 +288,7 @@ summary(struct sink_ctx *c)
 {
 	char line[256];
 
+	log_held(c, 1);
 	pthread_mutex_lock(&c->lock);
 	stats_format(&c->st, line, sizeof(line));
 	pthread_mutex_unlock(&c->lock);
@@ -284,6 +327,7 @@ wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l,
 		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
 		if (reopen)
 			reopen_output(c);
+		log_held(c, 0);
 		pthread_mutex_lock(&c->lock);
 		done = c->done;
 		failed = c->failed;
@@ -517,6 +561,9 @@ main(int argc, char **argv)
 	pthread_mutex_init(&c.lock, NULL);
 	stats_init(&c.st);
 	pt_notify_wd_init(&c.wd);
+	pt_ratelimit_init(&c.rl_invalid, PT_RATELIMIT_BURST, PT_RATELIMIT_PERIOD_NS);
+	pt_ratelimit_init(&c.rl_gap, PT_RATELIMIT_BURST, PT_RATELIMIT_PERIOD_NS);
+	pt_ratelimit_init(&c.rl_dup, PT_RATELIMIT_BURST, PT_RATELIMIT_PERIOD_NS);
 	if ((rc = pt_cli_start(&c.opts, PT_PROG_SINK, argc, argv)) >= 0) {
 		status = rc;
 		goto out;

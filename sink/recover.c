@@ -219,7 +219,7 @@ load(struct recover *rec, const char *buf, size_t len, int from_start,
 			rec->n++;
 		} else if ((fmt == WRITER_CSV ? parse_csv(s, nl, &r) :
 		    parse_jsonl(s, nl, &r)) == 0) {
-			(void)dedup_check(d, r.device, r.boot, r.seq, NULL);
+			dedup_seed(d, r.device, r.boot, r.seq);
 		} else {
 			if (!(fmt == WRITER_CSV && strncmp(s, "device,", 7) == 0))
 				info->skipped++;
@@ -283,6 +283,35 @@ recover_seen(const struct recover *rec, const struct pt_reading *r)
 	key.ts_us = r->ts_us;
 	snprintf(key.device, sizeof(key.device), "%s", r->device);
 	return bsearch(&key, rec->v, rec->n, sizeof(*rec->v), seen_cmp) != NULL;
+}
+
+int
+recover_last_before(const struct recover *rec, const struct pt_reading *r,
+                    uint64_t *seq)
+{
+	size_t lo = 0, hi;
+
+	if (rec == NULL || r == NULL || rec->n == 0)
+		return 0;
+	/* The first entry with seq >= r->seq (sorted by seq first)... */
+	hi = rec->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rec->v[mid].seq < r->seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* ...and back from there to the device's latest earlier one. Once per
+	 * stream (the caller asks only for one the dedup does not know). */
+	while (lo-- > 0)
+		if (rec->v[lo].ts_us < r->ts_us &&
+		    strcmp(rec->v[lo].device, r->device) == 0) {
+			*seq = rec->v[lo].seq;
+			return 1;
+		}
+	return 0;
 }
 
 void

@@ -50,6 +50,16 @@ struct recover *recover_load(const char *path, enum writer_format fmt,
  * rec may be NULL (0). */
 int recover_seen(const struct recover *rec, const struct pt_reading *r);
 
+/*
+ * The text-format tail's latest reading of r's device before r (a lower
+ * seq, an earlier ts): 1 and its seq in *seq, else 0. The text format has
+ * no boot, so a stream the file already holds looks new to the dedup
+ * after a restart; this says where it left off, so it does not seem to
+ * start with a hole. rec may be NULL (0).
+ */
+int recover_last_before(const struct recover *rec, const struct pt_reading *r,
+                        uint64_t *seq);
+
 void recover_free(struct recover *rec); /* accepts NULL */
 
 #endif

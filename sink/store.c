@@ -164,6 +164,12 @@ store_seen(struct store *s, const struct pt_reading *r)
 }
 
 int
+store_last_before(struct store *s, const struct pt_reading *r, uint64_t *seq)
+{
+	return s->ops->last_before != NULL ? s->ops->last_before(s, r, seq) : 0;
+}
+
+int
 store_put(struct store *s, const struct pt_reading *r, const void *payload,
           size_t len, int64_t recv_us)
 {

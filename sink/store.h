@@ -55,6 +55,13 @@ struct store_ops {
 	/* 1 when r is known to be stored already beyond what the dedup can
 	 * tell (the text format's tail). NULL: never. */
 	int  (*seen)(struct store *s, const struct pt_reading *r);
+	/* For a stream the dedup does not know: 1 and in *seq the latest
+	 * reading of r's device before r the store holds beyond what the dedup
+	 * was seeded with (the text format's tail has no boot), so the stream
+	 * goes on from there rather than seem to start with a hole. NULL:
+	 * never. */
+	int  (*last_before)(struct store *s, const struct pt_reading *r,
+	                    uint64_t *seq);
 	/* Store one reading: 0 stored, 1 it was there already, -errno. */
 	int  (*put)(struct store *s, const struct pt_reading *r,
 	            const void *payload, size_t len, int64_t recv_us);
@@ -104,6 +111,8 @@ int store_transient(int rc);
 struct store *store_open(const struct store_cfg *cfg, struct store_info *info,
                          char *err, size_t err_cap);
 int  store_seen(struct store *s, const struct pt_reading *r);
+int  store_last_before(struct store *s, const struct pt_reading *r,
+                       uint64_t *seq);
 int  store_put(struct store *s, const struct pt_reading *r,
                const void *payload, size_t len, int64_t recv_us);
 int  store_ready(struct store *s);

@@ -81,6 +81,12 @@ file_seen(struct store *s, const struct pt_reading *r)
 }
 
 static int
+file_last_before(struct store *s, const struct pt_reading *r, uint64_t *seq)
+{
+	return recover_last_before(((struct file_store *)s)->rec, r, seq);
+}
+
+static int
 file_put(struct store *s, const struct pt_reading *r, const void *payload,
          size_t len, int64_t recv_us)
 {
@@ -115,6 +121,7 @@ const struct store_ops store_file_ops = {
 	.name = "file",
 	.open = file_open,
 	.seen = file_seen,
+	.last_before = file_last_before,
 	.put = file_put,
 	.ready = file_ready,
 	.commit = file_commit,

@@ -168,8 +168,7 @@ read_tail(struct sqlite_store *q, struct dedup *d, struct store_info *info)
 			info->skipped++;
 			continue;
 		}
-		(void)dedup_check(d, dev, boot, (uint64_t)sqlite3_column_int64(st, 2),
-		    NULL);
+		dedup_seed(d, dev, boot, (uint64_t)sqlite3_column_int64(st, 2));
 		info->recovered++;
 	}
 	sqlite3_finalize(st);

@@ -185,9 +185,11 @@ def test_json_test_suite_never_stops_the_sink(bins, broker, procs, workdir):
     assert len(CORPUS_FILES) == 318
     bad = [("pitemp/bad/temperature", f.read_bytes()) for f in CORPUS_FILES]
     out = workdir / "readings.txt"
+    # -d: one line per invalid payload, no rate limit (test_flood.py
+    # checks the limit), so every reason can be checked.
     sink = procs.start("sink", sink_argv(
         bins, broker.port, "--count", "100", "--output", out,
-        "--timeout", "30"))
+        "--timeout", "30", "-d"))
     sink.wait_for_line(SUBSCRIBED)
 
     # Half of the corpus before the sensor starts, half while it runs. Each
@@ -256,7 +258,7 @@ def test_near_miss_payloads_are_rejected_naming_the_field(
     out = workdir / "readings.txt"
     sink = procs.start("sink", sink_argv(
         bins, broker.port, "--count", "20", "--output", out,
-        "--timeout", "25"))
+        "--timeout", "25", "-d"))      # -d: every line, no rate limit
     sink.wait_for_line(SUBSCRIBED)
     mqtt_publish_all(broker.port, [(f"pitemp/{d}/temperature", p)
                                    for d, (p, _) in NEAR_MISSES.items()])

@@ -22,14 +22,14 @@ static enum dedup_verdict
 check(struct dedup *d, const char *dev, const char *boot, uint64_t seq,
       int64_t *gaps)
 {
-	int64_t delta = 12345;
+	int64_t delta = INT64_MIN;
 	enum dedup_verdict v;
 
 	v = dedup_check(d, dev, boot, seq, &delta);
-	assert_int_not_equal(delta, 12345);
+	assert_true(delta != INT64_MIN);
 	if (gaps != NULL)
 		*gaps += delta;
-	return v;
+	return v == DEDUP_FIRST ? DEDUP_NEW : v;   /* new either way */
 }
 
 static void
@@ -62,19 +62,51 @@ dedup_keeps_the_same_seq_from_other_streams(void **state)
 }
 
 static void
-dedup_first_reading_of_a_stream_sets_no_gap(void **state)
+dedup_first_reading_of_a_stream_counts_the_seqs_before_it(void **state)
 {
 	struct dedup *d = dedup_new(0, 0);
-	int64_t gaps = 0;
+	int64_t delta;
 
 	(void)state;
-	assert_int_equal(check(d, "pi-1", BOOT_A, 5000, &gaps), DEDUP_NEW);
-	assert_int_equal(gaps, 0);
-	assert_int_equal(check(d, "pi-1", BOOT_A, 5001, &gaps), DEDUP_NEW);
-	assert_int_equal(gaps, 0);
-	/* Earlier than the first reading: new, but was never a gap. */
-	assert_int_equal(check(d, "pi-1", BOOT_A, 4999, &gaps), DEDUP_NEW);
-	assert_int_equal(gaps, 0);
+	/* A boot starts at seq 0: a first sighting at 5000 means 5000 never
+	 * arrived here (a late start, or lost), and the sink says so. */
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 5000, &delta), DEDUP_FIRST);
+	assert_int_equal(delta, 5000);
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 5001, &delta), DEDUP_NEW);
+	assert_int_equal(delta, 0);
+	/* One of them after all: it fills its place. */
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 4999, &delta), DEDUP_NEW);
+	assert_int_equal(delta, -1);
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 4999, &delta),
+	    DEDUP_DUPLICATE);
+	assert_int_equal(delta, 0);
+	/* Starting at 0 misses nothing. */
+	assert_int_equal(dedup_check(d, "pi-2", BOOT_A, 0, &delta), DEDUP_FIRST);
+	assert_int_equal(delta, 0);
+	dedup_free(d);
+}
+
+static void
+dedup_seeded_stream_goes_on_without_a_gap(void **state)
+{
+	struct dedup *d = dedup_new(0, 0);
+	int64_t delta;
+
+	(void)state;
+	/* What the file already holds (recover.c): remembered, nothing counted. */
+	assert_false(dedup_known(d, "pi-1", BOOT_A));
+	dedup_seed(d, "pi-1", BOOT_A, 700);
+	dedup_seed(d, "pi-1", BOOT_A, 701);
+	assert_true(dedup_known(d, "pi-1", BOOT_A));
+	assert_false(dedup_known(d, "pi-1", BOOT_B));
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 701, &delta), DEDUP_DUPLICATE);
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 702, &delta), DEDUP_NEW);
+	assert_int_equal(delta, 0);
+	/* Below what the file held nothing was counted missing. */
+	assert_int_equal(dedup_check(d, "pi-1", BOOT_A, 650, &delta), DEDUP_NEW);
+	assert_int_equal(delta, 0);
+	dedup_seed(NULL, "pi-1", BOOT_A, 1);
+	assert_false(dedup_known(NULL, "pi-1", BOOT_A));
 	dedup_free(d);
 }
 
@@ -133,7 +165,7 @@ dedup_matches_an_exact_model_over_random_arrivals(void **state)
 	enum { N = 20000, WINDOW = 130 };
 	static unsigned char seen[N + 1000];
 	struct dedup *d = dedup_new(WINDOW, 0);
-	uint64_t high = 0, first = 0, seq, head = 0;
+	uint64_t high = 0, seq, head = 0;
 	int64_t delta, want_delta;
 	enum dedup_verdict want;
 	unsigned int rnd = 12345;
@@ -153,8 +185,9 @@ dedup_matches_an_exact_model_over_random_arrivals(void **state)
 		seq = head > 150 ? head - (rnd >> 16) % 150 : head;
 		want_delta = 0;
 		if (!any) {
-			want = DEDUP_NEW;
-			high = first = seq;
+			want = DEDUP_FIRST;
+			want_delta = (int64_t)seq;      /* 0 .. seq-1 missing */
+			high = seq;
 			any = true;
 		} else if (seq > high) {
 			want = DEDUP_NEW;
@@ -164,9 +197,9 @@ dedup_matches_an_exact_model_over_random_arrivals(void **state)
 			want = DEDUP_DUPLICATE;
 		} else {
 			want = DEDUP_NEW;
-			want_delta = seq > first ? -1 : 0;
+			want_delta = -1;                /* a hole, counted, filled */
 		}
-		if (want == DEDUP_NEW)
+		if (want != DEDUP_DUPLICATE)
 			seen[seq] = 1;
 		assert_int_equal(dedup_check(d, "pi-1", BOOT_A, seq, &delta),
 		    want);
@@ -217,7 +250,14 @@ dedup_eviction_keeps_memory_bounded(void **state)
 	after = mallinfo2();
 	/* Under ASan mallinfo2 reports zeros; the check then is vacuous. */
 	assert_true(after.uordblks <= before.uordblks);
-	assert_int_equal(gaps, (20000 - 8) * 9);
+	/* Each stream's first reading at seq s counts s missing; then 9 more. */
+	{
+		int64_t want = 8;       /* the first 8, at seq 1 */
+
+		for (i = 8; i < 20000; i++)
+			want += i + 9;
+		assert_int_equal(gaps, want);
+	}
 	dedup_free(d);
 }
 
@@ -238,7 +278,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(dedup_drops_a_repeated_seq),
 		cmocka_unit_test(dedup_keeps_the_same_seq_from_other_streams),
-		cmocka_unit_test(dedup_first_reading_of_a_stream_sets_no_gap),
+		cmocka_unit_test(dedup_first_reading_of_a_stream_counts_the_seqs_before_it),
+		cmocka_unit_test(dedup_seeded_stream_goes_on_without_a_gap),
 		cmocka_unit_test(dedup_counts_jumps_and_late_fills),
 		cmocka_unit_test(dedup_treats_a_seq_older_than_the_window_as_duplicate),
 		cmocka_unit_test(dedup_matches_an_exact_model_over_random_arrivals),

@@ -40,10 +40,10 @@ struct rec {
 	char   *lines[MAX_REC];
 	size_t  lens[MAX_REC];
 	char    peers[MAX_REC][64];
-	int     refuse_at;          /* return non-zero for line number refuse_at (1-based); 0: never */
+	int     refuse_at;          /* NOT_TAKEN for line number refuse_at (1-based); 0: never */
 };
 
-static int
+static enum listener_verdict
 record(void *ctx, const char *peer, const char *line, size_t len)
 {
 	struct rec *r = ctx;
@@ -60,7 +60,11 @@ record(void *ctx, const char *peer, const char *line, size_t len)
 	r->lens[r->n] = len;
 	snprintf(r->peers[r->n], sizeof(r->peers[r->n]), "%s", peer);
 	r->n++;
-	return r->refuse_at != 0 && (size_t)r->refuse_at == r->n;
+	if (r->refuse_at != 0 && (size_t)r->refuse_at == r->n)
+		return LISTENER_NOT_TAKEN;
+	/* Lines starting "bad" stand for invalid readings. */
+	return len >= 3 && memcmp(line, "bad", 3) == 0 ? LISTENER_REJECTED :
+	    LISTENER_STORED;
 }
 
 static struct rec *

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "pt_log.h"
+#include "pt_validate.h"
 
 /* "ack N R": retire the lines answered since the last ack. */
 static int
@@ -45,32 +46,15 @@ on_ack(struct sock_transport *s, const struct pt_ack_msg *m)
 	return 0;
 }
 
-/* A line that is not this protocol, shown safely in a log line. */
-static void
-printable(const char *line, size_t len, char *out, size_t cap)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < len && j + 5 < cap; i++) {
-		unsigned char ch = (unsigned char)line[i];
-
-		if (ch >= 0x20 && ch < 0x7f)
-			out[j++] = (char)ch;
-		else
-			j += (size_t)snprintf(out + j, cap - j, "\\x%02x", ch);
-	}
-	out[j] = '\0';
-}
-
 void
 sock_become_plain(struct sock_transport *s, const char *line, size_t len)
 {
-	char shown[80];
+	char shown[PT_VALIDATE_QUOTE_MAX * 4 + 8];
 
 	s->peer = PEER_PLAIN;
 	if (line != NULL) {
-		printable(line, len > 40 ? 40 : len, shown, sizeof(shown));
-		pt_log_warnx("%s:%d is not a pitemp-sink (it sent \"%s\"): readings "
+		pt_validate_quote(line, len, shown, sizeof(shown));
+		pt_log_warnx("%s:%d is not a pitemp-sink (it sent %s): readings "
 		    "go on being sent but none counts as delivered", s->host,
 		    s->port, shown);
 	} else {
@@ -85,7 +69,7 @@ static int
 on_peer_line(struct sock_transport *s, const char *line, size_t len)
 {
 	struct pt_ack_msg m;
-	char shown[80];
+	char shown[PT_VALIDATE_QUOTE_MAX * 4 + 8];
 
 	switch (pt_ack_parse(line, len, &m)) {
 	case PT_ACK_COMMENT:
@@ -111,8 +95,8 @@ on_peer_line(struct sock_transport *s, const char *line, size_t len)
 			return 0;       /* typed into nc: not an answer */
 		if (on_ack(s, &m) == 0)
 			return 0;
-		printable(line, len, shown, sizeof(shown));
-		pt_log_warnx("%s:%d: ack out of order (\"%s\", %llu line(s) answered, "
+		pt_validate_quote(line, len, shown, sizeof(shown));
+		pt_log_warnx("%s:%d: ack out of order (%s, %llu line(s) answered, "
 		    "%zu more sent)", s->host, s->port, shown,
 		    (unsigned long long)s->gone, s->sent_lines);
 		return -EPROTO;
@@ -120,8 +104,8 @@ on_peer_line(struct sock_transport *s, const char *line, size_t len)
 		if (s->peer == PEER_UNKNOWN) {
 			sock_become_plain(s, line, len);
 		} else if (s->peer == PEER_SINK) {
-			printable(line, len, shown, sizeof(shown));
-			pt_log_warnx("%s:%d: not an acknowledgement: \"%s\"", s->host,
+			pt_validate_quote(line, len, shown, sizeof(shown));
+			pt_log_warnx("%s:%d: not an acknowledgement: %s", s->host,
 			    s->port, shown);
 			return -EPROTO;
 		}

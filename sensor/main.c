@@ -101,12 +101,7 @@ publish_sample(struct sensor_ctx *c, const struct source_sample *s, int64_t ts_u
 	memcpy(r.boot, c->boot, sizeof(r.boot));
 	r.seq = c->seq;
 	r.ts_us = ts_us;
-	r.temp_c = round(pt_tmp36_mv_to_c(s->mv) * 100.0) / 100.0;
-	r.has_mv = 1;
-	r.mv = round(s->mv * 10.0) / 10.0;
-	r.has_raw = s->has_raw;
-	r.raw = s->raw;
-	if (!pt_tmp36_in_range(r.temp_c) || r.mv < PT_MV_MIN || r.mv > PT_MV_MAX) {
+	if (source_fill_reading(s, &r) < 0) {
 		/* A bogus temperature is never published; the seq gap tells the sink. */
 		c->out_of_range++;
 		pt_log_warnx("sample %llu: %.1f mV (%.2f C) is outside the TMP36 range; skipped",

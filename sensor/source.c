@@ -6,9 +6,13 @@
 #include "source.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "pt_reading.h"
+#include "pt_tmp36.h"
 
 struct source {
 	const struct source_ops *ops;
@@ -144,4 +148,17 @@ source_close(struct source *s)
 	s->ops->close(s->state);
 	free(s->spec);
 	free(s);
+}
+
+int
+source_fill_reading(const struct source_sample *s, struct pt_reading *r)
+{
+	r->temp_c = round(pt_tmp36_mv_to_c(s->mv) * 100.0) / 100.0;
+	r->has_mv = 1;
+	r->mv = round(s->mv * 10.0) / 10.0;
+	r->has_raw = s->has_raw;
+	r->raw = s->raw;
+	if (!pt_tmp36_in_range(r->temp_c) || r->mv < PT_MV_MIN || r->mv > PT_MV_MAX)
+		return -ERANGE;
+	return 0;
 }

@@ -49,4 +49,13 @@ int source_read(struct source *s, struct source_sample *out, char *err, size_t e
 const char *source_name(const struct source *s);
 void source_close(struct source *s); /* accepts NULL */
 
+struct pt_reading;
+/*
+ * Fill the measured fields of r (temp_c, mv, raw) from one sample, rounded
+ * as the payload carries them (temp_c 2 decimals, mv 1). 0, or -ERANGE when
+ * the temperature or the voltage lies outside what a TMP36 can report: such
+ * a sample is never published (pitemp-sensor and pitemp-bench share this).
+ */
+int source_fill_reading(const struct source_sample *s, struct pt_reading *r);
+
 #endif

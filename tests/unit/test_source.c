@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pt_reading.h"
 #include "pt_tmp36.h"
 #include "source.h"
 
@@ -337,6 +338,43 @@ replay_read_reports_a_line_gone_bad_after_open(void **state)
 	unlink(path);
 }
 
+/* 725.34 mV is 22.534 C: the payload carries 22.53 and 725.3. */
+static void
+fill_reading_rounds_as_the_payload_carries_it(void **state)
+{
+	struct source_sample smp = { .mv = 725.34, .has_raw = true, .raw = 225 };
+	struct pt_reading r;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(source_fill_reading(&smp, &r), 0);
+	assert_true(fabs(r.temp_c - 22.53) < 1e-9);
+	assert_true(r.has_mv && fabs(r.mv - 725.3) < 1e-9);
+	assert_true(r.has_raw && r.raw == 225);
+	smp.has_raw = false;
+	assert_int_equal(source_fill_reading(&smp, &r), 0);
+	assert_false(r.has_raw);
+}
+
+/* Outside the TMP36's -40..125 C (100..1750 mV) nothing is published. */
+static void
+fill_reading_refuses_what_a_tmp36_cannot_report(void **state)
+{
+	struct source_sample smp = { .mv = 99.0 };
+	struct pt_reading r;
+
+	(void)state;
+	assert_int_equal(source_fill_reading(&smp, &r), -ERANGE);
+	smp.mv = 1760.0;
+	assert_int_equal(source_fill_reading(&smp, &r), -ERANGE);
+	smp.mv = 100.0;
+	assert_int_equal(source_fill_reading(&smp, &r), 0);
+	assert_true(fabs(r.temp_c - -40.0) < 1e-9);
+	smp.mv = 1750.0;
+	assert_int_equal(source_fill_reading(&smp, &r), 0);
+	assert_true(fabs(r.temp_c - 125.0) < 1e-9);
+}
+
 int
 main(void)
 {
@@ -353,6 +391,8 @@ main(void)
 		cmocka_unit_test(replay_rejects_values_outside_0_to_3300_mv),
 		cmocka_unit_test(replay_rejects_missing_empty_and_unnamed_files),
 		cmocka_unit_test(replay_read_reports_a_line_gone_bad_after_open),
+		cmocka_unit_test(fill_reading_rounds_as_the_payload_carries_it),
+		cmocka_unit_test(fill_reading_refuses_what_a_tmp36_cannot_report),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

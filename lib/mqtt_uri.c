@@ -127,9 +127,10 @@ name_peer(const struct pt_mqtt *m, const char *addr, int port, char *name,
  * back) Nagle's algorithm holds readings back until the broker's delayed
  * ACK, ~40 ms, and sends them in bursts. paho has no socket hook and does
  * not say which of the serverURIs an automatic reconnect reached: find its
- * connected TCP socket among our descriptors (the one whose peer port is
- * a port of the list: the process has no other connection to a broker
- * port), set the option there and name the broker from the peer address.
+ * connected TCP socket among our descriptors (the one without the option
+ * yet whose peer port is a port of the list: the process has no other
+ * connection to a broker port but those of its other clients, whose
+ * option is set), set it there and name the broker from the peer address.
  * Best effort; paho's thread, right after the connect.
  */
 void
@@ -140,7 +141,7 @@ mqtt_broker_socket(struct pt_mqtt *m, char *name, size_t cap)
 	socklen_t len;
 	struct dirent *de;
 	DIR *d;
-	int one = 1, type, fd, port;
+	int one = 1, nodelay, fd, port;
 
 	if (m->nhosts == 1)
 		pt_host_format(&m->hosts[0], name, cap);
@@ -152,10 +153,15 @@ mqtt_broker_socket(struct pt_mqtt *m, char *name, size_t cap)
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		fd = (int)strtol(de->d_name, NULL, 10);
-		len = sizeof(type);
+		/* Fails for what is not TCP, and skips sockets already set
+		 * (every other client of this process, once its own connect
+		 * ran; the socket of this connect is new, so not yet set): one
+		 * syscall per descriptor, as a process with N clients
+		 * (pitemp-bench) scans N descriptors on each of its N connects. */
+		len = sizeof(nodelay);
 		if (fd == dirfd(d) ||
-		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-		    type != SOCK_STREAM)
+		    getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len) < 0 ||
+		    nodelay)
 			continue;
 		len = sizeof(ss);
 		if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)

@@ -28,6 +28,7 @@ LIB_SRC    := $(sort $(wildcard lib/*.c))
 SENSOR_SRC := $(sort $(filter-out sensor/main.c,$(wildcard sensor/*.c)))
 SINK_SRC   := $(sort $(filter-out sink/main.c,$(wildcard sink/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC  := $(sort $(wildcard bench/pitemp-bench/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -35,12 +36,15 @@ LIBPT     := $(B)/lib/libpitemp.a
 LIBSENSOR := $(B)/lib/libsensor.a
 LIBSINK   := $(B)/lib/libsink.a
 BINS      := $(B)/bin/pitemp-sensor $(B)/bin/pitemp-sink
+# pitemp-bench (bench/pitemp-bench/): N simulated sensors in one process, for
+# bench/fleet.py and the fleet test. Built with the programs, not installed.
+BENCH_BIN := $(B)/bin/pitemp-bench
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/test/%,$(UNIT_SRC))
 
 .PHONY: all check demo deps install clean unit integration fuzz-replay asan
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(BENCH_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -56,7 +60,9 @@ $(LIBPT) $(LIBSENSOR) $(LIBSINK):
 
 $(B)/bin/pitemp-sensor: $(call obj,sensor/main.c) $(LIBSENSOR) $(LIBPT)
 $(B)/bin/pitemp-sink: $(call obj,sink/main.c) $(LIBSINK) $(LIBPT)
-$(BINS):
+# The bench reuses the sensor's sim source and the sink's latency histogram.
+$(BENCH_BIN): $(call obj,$(BENCH_SRC)) $(LIBSINK) $(LIBSENSOR) $(LIBPT)
+$(BINS) $(BENCH_BIN):
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/bin/pitemp-sink $(UNIT_BINS): LDLIBS += $(DB_LIBS)
@@ -72,7 +78,7 @@ unit: $(UNIT_BINS)
 	  PITEMP_SRCDIR=$(CURDIR) $$t; done
 
 # Integration tests: real mosquitto, real programs, real files (pytest).
-integration: $(BINS)
+integration: $(BINS) $(BENCH_BIN)
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  tests/integration $(PYTEST_ARGS)
 

@@ -7,6 +7,7 @@
 #   make deps       apt-get install what is missing (sudo when not root)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make bench      benchmarks against mosquitto_pub/mosquitto_sub (bench/)
+#   make bench-fleet  how many sensors one broker + one sink hold (bench/)
 #   make plot       FILE=readings.txt [PNG=...]: temperature against time (plot/)
 #   make capture    tshark captures of every transport + report (root)
 #   make docker-test  the docker compose rig
@@ -175,6 +176,15 @@ clean:
 bench: all
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/pacing.py
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/throughput.py
+
+# `make bench-fleet`: how many sensors one mosquitto and one pitemp-sink hold
+# (bench/fleet.py): the generator's own ceiling, then pitemp-bench at 100 Hz
+# for N = 10 .. 2000 at QoS 0 and 1, the sink's file checked per device;
+# writes bench/results/fleet.md, fleet.png and fleet.json. About 10 minutes,
+# at most about 40 (bench/README.md). Not part of `make check`.
+.PHONY: bench-fleet
+bench-fleet: all
+	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/fleet.py
 
 # --- Plot (issue #16) -------------------------------------------------------
 # `make plot FILE=readings.csv [PNG=out.png]`: a pitemp-sink output file of

@@ -1,6 +1,6 @@
 """bench/broker.py: a throwaway mosquitto on a free loopback port, shared by
 the benchmark scripts. Started with a generated config, stopped by PID."""
-import os, socket, subprocess, time
+import os, resource, socket, subprocess, time
 
 
 def free_port():
@@ -9,16 +9,30 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(workdir, extra="", log=None):
+def raise_nofile(n):
+    """In the child before exec: an open-file limit of at least n (the
+    hard limit too when privileged; else as far as the hard limit goes)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= n:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, max(n, hard)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start(workdir, extra="", log=None, nofile=None):
     """Start mosquitto on a free 127.0.0.1 port with `extra` config lines;
-    its stderr goes to the file `log` (or nowhere). Returns (process, port)
-    once the port accepts connections (at most 5 s)."""
+    its stderr goes to the file `log` (or nowhere); nofile: the open-file
+    limit it needs (one per client). Returns (process, port) once the port
+    accepts connections (at most 5 s)."""
     port = free_port()
     conf = os.path.join(workdir, "mosquitto.conf")
     with open(conf, "w") as f:
         f.write(f"listener {port} 127.0.0.1\nallow_anonymous true\n{extra}")
     err = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(["mosquitto", "-c", conf], stderr=err)
+    proc = subprocess.Popen(["mosquitto", "-c", conf], stderr=err,
+                            preexec_fn=(lambda: raise_nofile(nofile)) if nofile else None)
     if log:
         err.close()
     for _ in range(100):

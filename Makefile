@@ -118,7 +118,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
   libpaho-mqtt-dev libcjson-dev libgpiod-dev libcmocka-dev \
   mosquitto mosquitto-clients python3 python3-pytest python3-jsonschema \
   python3-paho-mqtt libssl-dev openssl tshark systemd iproute2 iptables gnuplot-nox \
-  groff-base libsqlite3-dev sqlite3 nats-server netcat-openbsd
+  groff-base libsqlite3-dev sqlite3 nats-server netcat-openbsd \
+  libpq-dev postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:

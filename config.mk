@@ -26,11 +26,12 @@ CJSON_LIBS   := $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 PAHO_LIBS    := -lpaho-mqtt3as
 # sink/store_sqlite.c and sink/pg.c (the sink's database backends); linked
 # into the sink and the unit tests only, so the sensor does not need them.
-DB_LIBS      := -lsqlite3
+DB_LIBS      := -lsqlite3 -lpq
+PQ_CFLAGS    := $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql)
 # lib/tls.c (the TLS failure probe) uses OpenSSL directly; paho links it anyway.
 TLS_LIBS     := -lssl -lcrypto
 
-CPPFLAGS += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 -Isensor -Isink -DPITEMP_VERSION='"$(VERSION)"' -Ilib $(CJSON_CFLAGS)
+CPPFLAGS += $(PQ_CFLAGS) -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64 -Isensor -Isink -DPITEMP_VERSION='"$(VERSION)"' -Ilib $(CJSON_CFLAGS)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 $(WARNINGS) -pthread
 LDFLAGS  += -pthread

@@ -219,6 +219,7 @@ def main():
     failed = []
     results = []
     with tempfile.TemporaryDirectory(prefix="pitemp-storage-", dir=os.path.join(top, "build")) as d:
+        os.chmod(d, 0o755)      # PostgreSQL runs as another user when we are root
         blog = os.path.join(d, "broker.log")
         broker, port = broker_mod.start(
             d, "persistence false\nmax_queued_messages 0\nmax_inflight_messages 100\n"

@@ -12,7 +12,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config libpaho-mqtt-dev libcjson-dev libgpiod-dev \
-      libssl-dev libsqlite3-dev \
+      libssl-dev libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what `make all` reads, so edits to tests or docs keep the cache.

@@ -12,7 +12,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config libpaho-mqtt-dev libcjson-dev libgpiod-dev \
-      libssl-dev libsqlite3-dev \
+      libssl-dev libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what `make all` reads, so edits to tests or docs keep the cache.
@@ -26,10 +26,10 @@ FROM debian:bookworm-slim AS runtime
 # libpaho-mqtt1.3: paho.mqtt.c (libpaho-mqtt3as, async + TLS);
 # libcjson1: the codec; libgpiod2: libgpiod v1.6 for GPIO lines on a Pi;
 # libssl3: lib/tls.c calls OpenSSL itself (paho depends on it anyway);
-# libsqlite3-0: --format sqlite.
+# libsqlite3-0, libpq5: --format sqlite, --format postgresql.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpaho-mqtt1.3 libcjson1 libgpiod2 libssl3 libsqlite3-0 \
+      libpaho-mqtt1.3 libcjson1 libgpiod2 libssl3 libsqlite3-0 libpq5 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin pitemp

@@ -18,6 +18,7 @@ static const struct {
 	{ "csv", &store_file_ops, 0 },
 	{ "jsonl", &store_file_ops, 0 },
 	{ "sqlite", &store_sqlite_ops, 0 },
+	{ "postgresql", &store_pg_ops, 1 },
 };
 #define NFORMATS (sizeof(formats) / sizeof(formats[0]))
 

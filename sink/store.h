@@ -85,6 +85,7 @@ struct store {
 
 extern const struct store_ops store_file_ops;
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 
 /* The ops for a --format name, NULL when there is none. */
 const struct store_ops *store_find(const char *format);

@@ -142,3 +142,110 @@ def test_sqlite_count_n_stores_n_and_exits_0(bins, broker, procs, workdir):
     rows = SqliteRows(out)
     assert_once(rows.keys(), "sq-n", 300)
     assert parse_summary(sink)["stored"] == "300"
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL
+
+@pytest.fixture(scope="module")
+def pg_server(request):
+    """One PostgreSQL server for this module's tests (each test makes its
+    own database); initdb under build/test-tmp/, stopped by PID."""
+    from conftest import BUILD
+    from pg import PgServer, pg_bindir
+    if pg_bindir() is None:
+        pytest.fail("no PostgreSQL server binaries: make deps installs postgresql")
+    base = BUILD / "test-tmp" / "pg-server"
+    import shutil
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    srv = PgServer(base).init().start()
+    yield srv
+    srv.stop()
+
+
+class PgRows:
+    def __init__(self, srv, db):
+        self.srv, self.db = srv, db
+
+    def count(self):
+        out = self.srv.psql(self.db, "select count(*) from readings", check=False)
+        return int(out) if out.isdigit() else 0
+
+    def keys(self):
+        out = self.srv.psql(self.db, "select device, boot, seq from readings")
+        return [tuple(l.split("|")) for l in out.splitlines()]
+
+
+def test_postgresql_logger_killed_twice_stores_every_reading_once(
+        bins, broker, procs, workdir, pg_server):
+    uri = pg_server.create_db("kill2")
+    rows = PgRows(pg_server, "kill2")
+    kill_twice(procs, bins, broker.port, "postgresql", uri, rows,
+               "storage-pg-kill", "pg-kill", workdir)
+    assert_once(rows.keys(), "pg-kill", 2000)
+    # The journal is empty and gone once everything is in.
+    assert not list(workdir.glob(".*.journal")), list(workdir.glob(".*.journal/*"))
+    types = pg_server.psql("kill2", "select string_agg(column_name || ' ' || data_type, ', '"
+                           " order by ordinal_position) from information_schema.columns"
+                           " where table_name = 'readings'")
+    assert "ts timestamp with time zone" in types and \
+        "recv_ts timestamp with time zone" in types, types
+
+
+def test_postgresql_restart_mid_stream_loses_nothing(
+        bins, broker, procs, workdir, pg_server):
+    """A fast shutdown of the database while 2000 readings flow: the sink
+    keeps acknowledging into its journal, says the database is away,
+    reconnects when it is back and sends what waited."""
+    uri = pg_server.create_db("restart")
+    rows = PgRows(pg_server, "restart")
+    sink = procs.start("sink", sink_argv(bins, broker.port, "-C", "0", "-i",
+                                         "storage-pg-restart", "-F", "postgresql",
+                                         "-o", uri))
+    sink.wait_for_line(SUBSCRIBED)
+    sensor = procs.start("sensor", sensor_argv(
+        bins, broker.port, "--rate", "200", "-C", "2000", "--device", "pg-restart"))
+    sensor.wait_for_line(CONNECTED)
+    assert wait_rows(rows, 400, 30, (sink, sensor)) >= 400
+    pg_server.stop(signal.SIGINT)           # fast shutdown
+    sink.wait_for_line(r"readings wait in the journal", timeout=30)
+    # Readings keep being taken while the database is down.
+    before = len(sink.stderr_lines())
+    for _ in bounded_polls(5):
+        pass
+    pg_server.start()
+    sink.wait_for_line(r": back after ", timeout=60)
+    assert sensor.wait_exit(60) == 0, sensor.describe()
+    assert wait_rows(rows, 2000, 60, (sink,)) >= 2000, sink.describe()
+    sink.signal(signal.SIGTERM)
+    assert sink.wait_exit(15) == 0, sink.describe()
+    assert_once(rows.keys(), "pg-restart", 2000)
+    s = parse_summary(sink)
+    assert s["stored"] == "2000" and s["gaps"] == "0", s
+    away = [l for l in sink.stderr_lines() if "wait in the journal" in l]
+    assert len(away) == 1, away         # said once, not per retry
+    figure(workdir, f"postgresql fast restart mid-stream: {rows.count()} rows, "
+           f"{len(sink.stderr_lines()) - before} log lines while it was away")
+
+
+def test_postgresql_count_n_waits_for_the_commit_then_exits_0(
+        bins, broker, procs, workdir, pg_server):
+    uri = pg_server.create_db("countn")
+    sink = procs.start("sink", sink_argv(bins, broker.port, "-C", "500", "-F",
+                                         "postgresql", "-o", uri, "-W", "60"))
+    sink.wait_for_line(SUBSCRIBED)
+    sensor = procs.start("sensor", sensor_argv(
+        bins, broker.port, "--rate", "0", "-C", "500", "--device", "pg-n"))
+    assert sensor.wait_exit(30) == 0, sensor.describe()
+    assert sink.wait_exit(30) == 0, sink.describe()
+    # Exit 0 means every one is committed: nothing to wait for here.
+    assert_once(PgRows(pg_server, "countn").keys(), "pg-n", 500)
+
+
+@pytest.mark.parametrize("uri", ["postgresql://x@host:notaport/db",
+                                 "postgresql://x@host/db?nosuchoption=1"])
+def test_postgresql_bad_uri_is_a_usage_error(bins, procs, uri):
+    sink = procs.run("sink", [bins["sink"], "-F", "postgresql", "-o", uri])
+    assert sink.returncode == 2, sink.describe()
+    assert "option --output" in sink.stderr(), sink.describe()

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dedup.h"
+#include "pg.h"
 #include "store.h"
 
 #define TS_US    1795555384123456LL    /* 2026-11-24T21:23:04.123456Z */
@@ -91,10 +92,12 @@ store_finds_the_file_formats_and_names_them_all(void **state)
 	assert_ptr_equal(store_find("text"), &store_file_ops);
 	assert_ptr_equal(store_find("csv"), &store_file_ops);
 	assert_ptr_equal(store_find("jsonl"), &store_file_ops);
+	assert_ptr_equal(store_find("sqlite"), &store_sqlite_ops);
+	assert_ptr_equal(store_find("postgresql"), &store_pg_ops);
 	assert_null(store_find("json"));
 	assert_null(store_find(NULL));
 	assert_non_null(strstr(store_names(), "text, csv"));
-	assert_non_null(strstr(store_names(), " or "));
+	assert_non_null(strstr(store_names(), " or postgresql"));
 }
 
 static void
@@ -132,6 +135,47 @@ store_state_lives_beside_the_output_file(void **state)
 	free(p);
 	c.output = "-";
 	assert_null(store_state_path(&c, ".mqtt"));
+}
+
+static void
+store_state_of_a_database_uri_is_named_by_the_client_id(void **state)
+{
+	struct store_cfg c = { .format = "postgresql",
+	                       .output = "postgresql://u:secret@db.example:5432/pitemp",
+	                       .client_id = "pitemp-sink-server" };
+	char *p;
+
+	(void)state;
+	assert_non_null(p = store_state_path(&c, ".journal"));
+	assert_string_equal(p, "./.pitemp-sink-server.journal");
+	free(p);
+	c.client_id = "../a b/";
+	c.state_dir = "/var/lib/pitemp";
+	assert_non_null(p = store_state_path(&c, ".mqtt"));
+	assert_string_equal(p, "/var/lib/pitemp/._._a_b_.mqtt");
+	free(p);
+}
+
+static void
+pg_check_describes_a_uri_without_its_password(void **state)
+{
+	char desc[256], err[256];
+
+	(void)state;
+	assert_int_equal(pg_check("postgresql://u:secret@db.example:5432/pitemp",
+	    desc, sizeof(desc), err, sizeof(err)), 0);
+	assert_string_equal(desc, "postgresql://u@db.example:5432/pitemp");
+	assert_int_equal(pg_check("host=db user=u password=secret dbname=x",
+	    desc, sizeof(desc), err, sizeof(err)), 0);
+	assert_null(strstr(desc, "secret"));
+	assert_int_equal(pg_check("", desc, sizeof(desc), err, sizeof(err)), 0);
+	assert_non_null(strstr(desc, "defaults"));
+	assert_int_equal(pg_check("postgresql://u@h:port/db", desc, sizeof(desc),
+	    err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "port"));
+	assert_int_equal(pg_check("postgresql://u@h/db?bogus=1", desc, sizeof(desc),
+	    err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "bogus"));
 }
 
 static void
@@ -224,6 +268,8 @@ main(void)
 		cmocka_unit_test(store_finds_the_file_formats_and_names_them_all),
 		cmocka_unit_test(store_parses_sync_levels),
 		cmocka_unit_test(store_state_lives_beside_the_output_file),
+		cmocka_unit_test(store_state_of_a_database_uri_is_named_by_the_client_id),
+		cmocka_unit_test(pg_check_describes_a_uri_without_its_password),
 		cmocka_unit_test(store_transient_errors_are_the_ones_to_wait_out),
 		cmocka_unit_test(store_rejects_an_unknown_format_naming_the_option),
 		T(store_file_appends_reopens_and_reads_back),

@@ -112,7 +112,8 @@ check: deps
 	  echo "make check: passed, docker-test SKIPPED: $$(cat build/docker-test/SKIPPED)"; \
 	else echo "make check: all passed"; fi
 
-# Every Debian package the build, the demo and the tests need (groff-base:
+# Every Debian package the build, the demo and the tests need (nats-server:
+# tests/integration/test_cluster.py; groff-base:
 # tests/integration/test_docs.py renders the man pages).
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
   libpaho-mqtt-dev libcjson-dev libgpiod-dev libcmocka-dev \

@@ -102,6 +102,7 @@ m_counters(struct transport *t, struct transport_counters *out)
 	out->published = k.published;
 	out->delivered = k.delivered;
 	out->failed = k.failed;
+	out->unacked = 0;       /* socket mode only: MQTT has PUBACKs */
 	out->connects = k.connects;
 	out->connected = k.connected;
 	out->watched = atomic_load(&((struct mqtt_transport *)t)->watched);

@@ -114,13 +114,14 @@ check: deps
 
 # Every Debian package the build, the demo and the tests need (nats-server:
 # tests/integration/test_cluster.py; groff-base:
-# tests/integration/test_docs.py renders the man pages).
+# tests/integration/test_docs.py renders the man pages; logrotate:
+# test_output_faults.py runs the shipped /etc/logrotate.d/pitemp-sink).
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-14-dev \
   libpaho-mqtt-dev libcjson-dev libgpiod-dev libcmocka-dev \
   mosquitto mosquitto-clients python3 python3-pytest python3-jsonschema \
   python3-paho-mqtt libssl-dev openssl tshark systemd iproute2 iptables gnuplot-nox \
   groff-base libsqlite3-dev sqlite3 nats-server netcat-openbsd \
-  libpq-dev postgresql
+  libpq-dev postgresql logrotate
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 deps:
@@ -162,6 +163,16 @@ install: all
 	    echo "install $$f $$d"; install -m 0644 "$$f" "$$d"; \
 	  fi; \
 	done
+	@# logrotate reads every file in logrotate.d (FILE.new too): an edited one
+	@# is kept and the new one goes beside it as .dpkg-dist, which it skips.
+	@set -e; f=sink/pitemp-sink.logrotate; d=$(DESTDIR)$(SYSCONFDIR)/logrotate.d/pitemp-sink; \
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d; \
+	if [ -e "$$d" ] && ! cmp -s "$$f" "$$d"; then \
+	  install -m 0644 "$$f" "$$d.dpkg-dist"; \
+	  echo "make install: kept the edited $$d; the new one is $$d.dpkg-dist"; \
+	else \
+	  echo "install $$f $$d"; install -m 0644 "$$f" "$$d"; \
+	fi
 	$(if $(wildcard broker-config/*.sh),install -m 0755 $(wildcard broker-config/*.sh) $(DESTDIR)$(PREFIX)/share/pitemp/)
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/pitemp/
 	install -m 0644 $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/pitemp/docs/

@@ -279,7 +279,7 @@ open_output(struct sink_ctx *c, int *status)
 {
 	struct store_info si;
 	char err[512];
-	int rc;
+	int rc, e = 0;
 
 	c->scfg.format = c->opts.format;
 	c->scfg.output = c->opts.output;
@@ -293,8 +293,21 @@ open_output(struct sink_ctx *c, int *status)
 		*status = EXIT_USAGE;
 		return -1;
 	}
-	if ((c->store = store_open(&c->scfg, &si, err, sizeof(err))) == NULL) {
-		*status = errno == EINVAL ? EXIT_USAGE : 1;
+	/* A new file on a full disk cannot even get its header: wait for
+	 * room as for a reading (nothing is received before). */
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		if ((c->store = store_open(&c->scfg, &si, err, sizeof(err))) != NULL)
+			break;
+		e = errno;
+		if ((e != ENOSPC && e != EDQUOT) || sink_hold(c, -e) < 0)
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (c->store == NULL && stop)
+		return -1;
+	if (c->store == NULL) {
+		*status = e == EINVAL ? EXIT_USAGE : 1;
 		pt_log_errx("%s%s", err, *status == EXIT_USAGE ? " (see --help)" : "");
 		return -1;
 	}

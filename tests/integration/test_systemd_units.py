@@ -161,3 +161,33 @@ def test_make_install_keeps_an_edited_config(tmp_path, bins):
     assert (conf.parent / "sensor.conf.new").read_text() == \
         (REPO / "sensor" / "sensor.conf").read_text()
     assert "kept the edited" in r.stdout
+
+
+def test_make_install_ships_a_logrotate_config_the_unit_can_act_on(tmp_path, bins):
+    """/etc/logrotate.d/pitemp-sink is installed, logrotate accepts it,
+    and its postrotate (systemctl reload) is a SIGHUP to the sink."""
+    dest = tmp_path / "root"
+    r = make_install(dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    conf = dest / "etc" / "logrotate.d" / "pitemp-sink"
+    assert conf.read_text() == (REPO / "sink" / "pitemp-sink.logrotate").read_text()
+    assert oct(conf.stat().st_mode & 0o777) == "0o644"
+    text = conf.read_text()
+    for word in ("create", "delaycompress", "postrotate",
+                 "systemctl reload pitemp-sink.service"):
+        assert word in text, word
+    unit = read_unit((dest / "lib" / "systemd" / "system" /
+                      "pitemp-sink.service").read_text())
+    assert unit["Service"]["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    exe = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    if not os.access(exe, os.X_OK):
+        pytest.fail("logrotate not installed (make deps installs it)")
+    d = subprocess.run([exe, "-d", "-s", str(tmp_path / "state"), str(conf)],
+                       capture_output=True, text=True, timeout=30)
+    assert d.returncode == 0 and "error" not in d.stderr.lower(), d.stderr
+    # An edited config is kept; the new one goes where logrotate skips it.
+    conf.write_text(text.replace("rotate 8", "rotate 52"))
+    r = make_install(dest)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "rotate 52" in conf.read_text()
+    assert (conf.parent / "pitemp-sink.dpkg-dist").read_text() == text

@@ -40,6 +40,7 @@ static const struct {
 	{ "bind", PT_MODE_SOCKET, PT_PROG_SINK },
 	{ "max-clients", PT_MODE_SOCKET, PT_PROG_SINK },
 	{ "idle-timeout", PT_MODE_SOCKET, PT_PROG_SINK },
+	{ "allow", PT_MODE_SOCKET, PT_PROG_SINK },
 	/* MQTT topics of the sensor's own (the default period is 0 in
 	 * socket mode, so only asking for them is an error). */
 	{ "summary-period", PT_MODE_MQTT, PT_PROG_SENSOR },

@@ -61,6 +61,7 @@ static const struct opt table[] = {
 	{ "timeout", 'W', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
 	{ "max-clients", 0, K_INT, SNK, OFF(max_clients), 1, 10000, "N", "socket mode: connections served at once (default 64)" },
 	{ "idle-timeout", 0, K_DOUBLE, SNK, OFF(idle_timeout), 0, 1e6, "S", "socket mode: drop a client silent for S seconds (default 60; 0 = never)" },
+	{ "allow", 0, K_STR, SNK, OFF(allow), 0, 0, "CIDR[,CIDR...]", "socket mode: accept only peers in these networks (IPv4, IPv6; default anyone)" },
 	{ "username", 'u', K_STR, BOTH, OFF(username), 0, 0, "U", "MQTT user name" },
 	{ "password", 'P', K_STR, BOTH, OFF(password), 0, 0, "PASSWORD", "MQTT password (shows in ps: prefer --password-file or PITEMP_PASSWORD)" },
 	{ "password-file", 0, K_STR, BOTH, OFF(password_file), 0, 0, "F", "file holding the MQTT password" },
@@ -511,6 +512,7 @@ pt_opts_free(struct pt_opts *o)
 		return;
 	free(o->host);
 	free(o->bind);
+	free(o->allow);
 	free(o->source);
 	free(o->device);
 	free(o->topic);

@@ -44,6 +44,7 @@ struct pt_opts {
 	double   timeout;       /* sink, seconds, 0 = none */
 	int      max_clients;   /* sink socket mode, default 64 */
 	double   idle_timeout;  /* sink socket mode, seconds, default 60; 0 = never */
+	char    *allow;         /* sink socket mode: CIDR list, NULL = anyone */
 	char    *username;
 	char    *password;      /* -P: shows in ps; prefer the file or the environment */
 	int      password_argv; /* the password came from the command line */

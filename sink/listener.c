@@ -7,6 +7,7 @@
  * them costs one pending number, not a growing queue.
  */
 #include "listener_int.h"
+#include "allow.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 const char *const listener_rl_what[RL_NCAUSES] = {
 	"client connected", "client disconnected", "unfinished line discarded",
 	"line over the limit", "idle client closed", "accept failed",
+	"peer not allowed",
 };
 
 static void
@@ -97,6 +99,14 @@ accept_one(struct listener *l)
 		return -EAGAIN;
 	}
 	peer_name(&ss, len, peer, sizeof(peer));
+	if (!allow_match(l->cfg.allow, (struct sockaddr *)&ss, len)) {
+		/* Not one of ours: nothing it sent is read. */
+		l->not_allowed++;
+		pt_log_warnx_limited(&l->rl[RL_NOT_ALLOWED], "client %s refused: not "
+		    "in --allow; %llu refused so far", peer, l->not_allowed);
+		close(fd);
+		return 0;
+	}
 	over = l->nclients >= l->cfg.max_clients;
 	if ((c = free_slot(l, !over)) == NULL) {
 		/* Beyond even the closing slots: a flood. Close unread. */
@@ -143,6 +153,7 @@ accept_one(struct listener *l)
 	}
 	c->served = 1;
 	l->nclients++;
+	l->accepted++;
 	pt_log_info_limited(&l->rl[RL_CONNECT], "client %s connected", c->peer);
 	return 0;
 }
@@ -353,6 +364,14 @@ int
 listener_port(const struct listener *l)
 {
 	return l->port;
+}
+
+void
+listener_stats(const struct listener *l, struct listener_stats *out)
+{
+	out->accepted = l->accepted;
+	out->over_limit = l->refused + l->hard_refused;
+	out->not_allowed = l->not_allowed;
 }
 
 int

@@ -8,8 +8,9 @@
  * line over the payload limit and a client idle for too long are closed
  * with a log line; a connection beyond the client limit is refused in
  * order (a FIN at once, what it had already sent still stored, closed when
- * it closes or after 2 s), and beyond twice the limit closed unread; none
- * of this disturbs anyone else or buffers without bound.
+ * it closes or after 2 s), and beyond twice the limit closed unread; a peer
+ * outside the allow list is closed unread at once; none of this disturbs
+ * anyone else or buffers without bound.
  */
 #ifndef LISTENER_H
 #define LISTENER_H
@@ -36,6 +37,14 @@ struct listener_cfg {
 	enum listener_verdict (*on_line)(void *ctx, const char *peer,
 	                                 const char *line, size_t len);
 	void       *ctx;
+	const struct allow *allow;  /* peers to accept (allow.h); NULL: anyone */
+};
+
+/* What the listener did with the connections it was offered. */
+struct listener_stats {
+	unsigned long long accepted;    /* served */
+	unsigned long long over_limit;  /* refused over max_clients */
+	unsigned long long not_allowed; /* refused: not in the allow list */
 };
 
 struct listener;
@@ -56,6 +65,7 @@ int listener_run(struct listener *l, int timeout_ms);
  * then thrown away. 0, or -ETIMEDOUT with clients still open.
  */
 int listener_drain(struct listener *l, int timeout_ms);
+void listener_stats(const struct listener *l, struct listener_stats *out);
 /* Clients served now (connections being closed in order not counted). */
 int listener_clients(const struct listener *l);
 void listener_free(struct listener *l); /* accepts NULL; closes everything */

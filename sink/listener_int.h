@@ -51,7 +51,7 @@ struct client {
 /* Log lines a peer can trigger at will, each limited on its own
  * (pt_ratelimit.h): one peer's flood of one kind hides no other kind. */
 enum rl_cause { RL_CONNECT, RL_DISCONNECT, RL_TORN, RL_LONG, RL_IDLE,
-                RL_ACCEPT, RL_NCAUSES };
+                RL_ACCEPT, RL_NOT_ALLOWED, RL_NCAUSES };
 extern const char *const listener_rl_what[RL_NCAUSES];
 
 struct listener {
@@ -65,6 +65,8 @@ struct listener {
 	struct client      *clients;
 	unsigned long long  refused;        /* over max_clients */
 	unsigned long long  hard_refused;   /* no slot at all: closed unread */
+	unsigned long long  accepted;       /* served */
+	unsigned long long  not_allowed;    /* not in cfg.allow: closed unread */
 };
 
 /* listener_client.c */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "allow.h"
 #include "dedup.h"
 #include "listener.h"
 #include "pt_cli.h"
@@ -245,7 +246,7 @@ start_mqtt(struct sink_ctx *c, const char *password)
 /* Listen for sensors (--mode socket). NULL on failure (logged, *status
  * set: 2 for a bad --bind or --max-clients, 1 otherwise). */
 static struct listener *
-start_listener(struct sink_ctx *c, int *status)
+start_listener(struct sink_ctx *c, const struct allow *allow, int *status)
 {
 	struct listener_cfg lc;
 	struct listener *l;
@@ -259,12 +260,20 @@ start_listener(struct sink_ctx *c, int *status)
 	lc.max_line = PT_PAYLOAD_MAX;
 	lc.on_line = sink_on_line;
 	lc.ctx = c;
+	lc.allow = allow;
 	if ((l = listener_open(&lc, err, sizeof(err))) == NULL) {
 		pt_log_errx("%s", err);
 		*status = errno == EINVAL ? EXIT_USAGE : 1;
 		return NULL;
 	}
 	pt_log_info("listening on %s:%d", c->opts.bind, listener_port(l));
+	if (allow == NULL)
+		pt_log_warnx("socket mode has no authentication: anyone who reaches "
+		    "%s:%d can store readings (--allow CIDR limits the peers; or use "
+		    "MQTT with the secure broker profile)", c->opts.bind,
+		    listener_port(l));
+	else
+		pt_log_info("accepting only peers in %s (--allow)", c->opts.allow);
 	return l;
 }
 
@@ -330,6 +339,7 @@ main(int argc, char **argv)
 	struct sink_ctx c;
 	struct pt_mqtt *m = NULL;
 	struct listener *l = NULL;
+	struct allow *allow = NULL;
 	char err[512], *password = NULL;
 	int64_t deadline = 0;
 	int status = 1, rc;
@@ -357,6 +367,12 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
+	if (c.opts.allow != NULL &&
+	    (allow = allow_parse(c.opts.allow, err, sizeof(err))) == NULL) {
+		pt_log_errx("%s", err);
+		status = errno == EINVAL ? EXIT_USAGE : 1;
+		goto out;
+	}
 	if ((c.dedup = dedup_new(0, 0)) == NULL) {
 		pt_log_err("dedup");
 		goto out;
@@ -377,7 +393,7 @@ main(int argc, char **argv)
 		goto out;
 
 	if (c.opts.mode == PT_MODE_SOCKET)
-		l = start_listener(&c, &status);
+		l = start_listener(&c, allow, &status);
 	else
 		m = start_mqtt(&c, password);
 	if (l == NULL && m == NULL)
@@ -391,10 +407,19 @@ main(int argc, char **argv)
 	status = finish_output(&c, status, deadline);
 	if (m != NULL)
 		(void)pt_mqtt_stop(m, STOP_MS);
+	if (l != NULL) {
+		struct listener_stats ls;
+
+		listener_stats(l, &ls);
+		pt_log_info("clients: served=%llu refused_over_limit=%llu "
+		    "refused_not_allowed=%llu", ls.accepted, ls.over_limit,
+		    ls.not_allowed);
+	}
 	summary(&c);
 out:
 	pt_mqtt_free(m);
 	listener_free(l);
+	allow_free(allow);
 	store_close(c.store);
 	dedup_free(c.dedup);
 	free(c.state_dir);

@@ -7,6 +7,7 @@
 #include "pt_tls.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,6 +38,25 @@ refusal(int code)
 	}
 }
 
+/* 1 when host resolves; else 0 with the reason in why. Blocks for as
+ * long as the resolver takes (its own timeouts). */
+static int
+resolves(const char *host, char *why, size_t cap)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) == 0) {
+		freeaddrinfo(res);
+		return 1;
+	}
+	snprintf(why, cap, "cannot resolve the host name '%s' (--host): %s", host,
+	    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	return 0;
+}
+
 /*
  * paho's thread, after a failed connect that was not a CONNACK refusal.
  * paho 1.3 reports every failed TLS connection like a refused TCP one
@@ -52,12 +72,23 @@ static int
 diagnose_one(struct pt_mqtt *m, const struct pt_host *h, const char *pm,
              int probe_ms, char *why, size_t cap)
 {
+	char plain[160];
 	int rc;
 
 	why[0] = '\0';
 	if (m->cafile != NULL) {
 		rc = pt_tls_probe(h->host, h->port, m->cafile, m->cert, m->key,
 		    !m->cfg.insecure, probe_ms, why, cap);
+		/* Cut off in the handshake: a plain MQTT port (mosquitto
+		 * takes the ClientHello for a bad packet and resets)? */
+		if (rc == -ECONNRESET && strstr(why, "during the handshake") != NULL &&
+		    pt_tls_probe_plain(h->host, h->port, probe_ms, plain,
+		        sizeof(plain)) == 0) {
+			snprintf(why, cap, "the port speaks plain MQTT, not TLS (drop "
+			    "--cafile, or use the broker's TLS port: 8883 unless "
+			    "configured otherwise)");
+			return 1;
+		}
 		if (rc == -EACCES && strstr(why, "certificate not accepted") != NULL) {
 			size_t n = strlen(why);
 
@@ -71,8 +102,11 @@ diagnose_one(struct pt_mqtt *m, const struct pt_host *h, const char *pm,
 		}
 		return rc == -EACCES || rc == -EPROTO || rc == -EINVAL;
 	}
-	if (pm == NULL || strstr(pm, "completion") == NULL)
+	if (pm == NULL || strstr(pm, "completion") == NULL) {
+		/* paho says only "Failure" when the name does not resolve. */
+		(void)resolves(h->host, why, cap);
 		return 0;
+	}
 	/* Plain MQTT, and the broker hung up on our CONNECT: a TLS port? */
 	rc = pt_tls_probe(h->host, h->port, NULL, NULL, NULL, 0, probe_ms,
 	    why, cap);

@@ -34,4 +34,15 @@ int pt_tls_probe(const char *host, int port, const char *cafile,
                  const char *cert, const char *key, int check_host,
                  int timeout_ms, char *why, size_t why_cap);
 
+/*
+ * The other half of the question, for a TLS client whose handshake the
+ * server cut off: does host:port speak plain MQTT? Connects without TLS,
+ * sends an MQTT 3.1.1 CONNECT (clean session, empty client id) and waits
+ * for a CONNACK, whatever its return code, then disconnects. 0 when a
+ * CONNACK came; -EPROTO when something else did; any other -errno a
+ * network error (why says which). At most timeout_ms.
+ */
+int pt_tls_probe_plain(const char *host, int port, int timeout_ms, char *why,
+                       size_t why_cap);
+
 #endif

@@ -61,7 +61,8 @@ tcp_connect(const char *host, int port, int64_t deadline_ns, char *why,
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		snprintf(why, cap, "cannot resolve %s: %s", host, gai_strerror(rc));
+		snprintf(why, cap, "cannot resolve the host name '%s' (--host): %s",
+		    host, rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return -EHOSTUNREACH;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -274,5 +275,54 @@ out:
 		close(fd);
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
+	return rc;
+}
+
+int
+pt_tls_probe_plain(const char *host, int port, int timeout_ms, char *why,
+                   size_t why_cap)
+{
+	/* CONNECT, MQTT 3.1.1, clean session, keep-alive 10 s, client id "". */
+	static const unsigned char connect_pkt[] = {
+		0x10, 12, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x02, 0, 10, 0, 0,
+	};
+	static const unsigned char disconnect_pkt[] = { 0xe0, 0 };
+	int64_t deadline = pt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
+	unsigned char ack[4];
+	size_t got = 0;
+	ssize_t n;
+	int fd, rc;
+
+	why[0] = '\0';
+	if ((fd = tcp_connect(host, port, deadline, why, why_cap)) < 0)
+		return fd;
+	if (send(fd, connect_pkt, sizeof(connect_pkt), MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(connect_pkt)) {
+		rc = -errno;
+		snprintf(why, why_cap, "cannot send to %s:%d: %s", host, port,
+		    strerror(errno));
+		goto out;
+	}
+	while (got < sizeof(ack)) {
+		if ((n = recv(fd, ack + got, sizeof(ack) - got, 0)) > 0) {
+			got += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		break;
+	}
+	if (got >= 2 && ack[0] == 0x20 && ack[1] == 2) {
+		(void)!send(fd, disconnect_pkt, sizeof(disconnect_pkt), MSG_NOSIGNAL);
+		rc = 0;
+	} else if (got > 0) {
+		snprintf(why, why_cap, "%s:%d answers neither TLS nor MQTT", host, port);
+		rc = -EPROTO;
+	} else {
+		snprintf(why, why_cap, "no answer from %s:%d", host, port);
+		rc = -ECONNRESET;
+	}
+out:
+	close(fd);
 	return rc;
 }

@@ -82,5 +82,8 @@ pt_cli_mqtt_event(void *ctx, enum pt_mqtt_event ev, const char *detail)
 	case PT_MQTT_ERROR:
 		pt_log_warnx("%s", detail);
 		break;
+	case PT_MQTT_DEBUG:
+		pt_log_debug("mqtt: %s", detail);
+		break;
 	}
 }

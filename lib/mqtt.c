@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +30,57 @@ mqtt_event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail)
 		m->cfg.on_event(m->cfg.ctx, ev, detail);
 }
 
+void
+mqtt_debug(struct pt_mqtt *m, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (m->cfg.on_event == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	m->cfg.on_event(m->cfg.ctx, PT_MQTT_DEBUG, msg);
+}
+
+/* Publishes handed to paho and not yet completed (m->lock held). */
+static unsigned long long
+outstanding(const struct pt_mqtt *m)
+{
+	return (unsigned long long)(m->all_sent - m->all_done);
+}
+
 /* Every (re)connect, first one included: birth, then subscribe. */
 static void
 connected(void *context, char *cause)
 {
 	struct pt_mqtt *m = context;
 	char detail[300];
+	unsigned long long pending;
+	int64_t now = pt_time_mono_ns(), was;
+	int reconnect;
 
+	/* paho 1.3 passes cause "automatic reconnect" on the first connect
+	 * too: ever_connected tells. */
 	(void)cause;
 	mqtt_broker_socket(m, detail, sizeof(detail));
 	pthread_mutex_lock(&m->lock);
 	m->c.connected = 1;
 	m->c.connects++;
+	reconnect = m->ever_connected;
 	m->ever_connected = 1;
 	m->retry_pending = 0;
 	m->attempting = 0;
 	m->retry_ms = RETRY_MIN_MS;
+	was = m->since_ns;
+	m->since_ns = now;
+	pending = outstanding(m);
 	pthread_mutex_unlock(&m->lock);
+	mqtt_debug(m, "%s to %s after %.1f s %s; %llu publishes outstanding%s",
+	    reconnect ? "reconnected" : "connected", detail,
+	    (double)(now - was) / 1e9, reconnect ? "offline" : "of trying",
+	    pending, pending > 0 ? ", sent now" : "");
 
 	mqtt_event(m, PT_MQTT_CONNECTED, detail);
 	if (m->status_topic != NULL &&
@@ -59,12 +94,24 @@ static void
 connlost(void *context, char *cause)
 {
 	struct pt_mqtt *m = context;
+	unsigned long long pending;
+	int64_t now = pt_time_mono_ns(), was;
 
 	pthread_mutex_lock(&m->lock);
 	m->c.connected = 0;
 	if (m->nhosts > 1)
 		mqtt_failover_restart(m, 0);
+	was = m->since_ns;
+	m->since_ns = now;
+	pending = outstanding(m);
 	pthread_mutex_unlock(&m->lock);
+	/* paho 1.3 gives a cause only sometimes; the keep-alive (no answer
+	 * from the broker in 1.5 keep-alive periods) or a closed socket are
+	 * the usual ones. */
+	mqtt_debug(m, "connection lost after %.1f s connected (paho's cause: %s); "
+	    "%llu publishes outstanding, kept and re-sent after the reconnect; "
+	    "paho reconnects every 1 .. 10 s", (double)(now - was) / 1e9,
+	    cause != NULL ? cause : "none given", pending);
 	mqtt_event(m, PT_MQTT_LOST, cause ? cause : "connection lost");
 }
 
@@ -102,7 +149,7 @@ conn_fail(void *context, MQTTAsync_failureData *r)
 	struct pt_mqtt *m = context;
 	char msg[800], tls[400] = "", rc5[120] = "", name[300];
 	const char *why;
-	int next = 0, mine = 1;
+	int next = 0, mine = 1, next_ms = -1;
 
 	if (m->v5 && r != NULL && r->code >= 0x80)     /* a v5 CONNACK */
 		mqtt_reason(r->code, rc5, sizeof(rc5));
@@ -139,9 +186,18 @@ conn_fail(void *context, MQTTAsync_failureData *r)
 	} else if (!m->ever_connected) {
 		m->retry_pending = 1;
 		m->retry_at_ns = pt_time_mono_ns() + (int64_t)m->retry_ms * 1000000;
+		next_ms = m->retry_ms;
 		m->retry_ms = m->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : m->retry_ms * 2;
 	}
 	pthread_mutex_unlock(&m->lock);
+	if (next_ms >= 0)
+		mqtt_debug(m, "connect failed (paho code %d: %s); next attempt in %d ms",
+		    r ? r->code : -1, r && r->message ? r->message :
+		    MQTTAsync_strerror(r ? r->code : -1), next_ms);
+	else
+		mqtt_debug(m, "connect failed (paho code %d: %s); paho or the broker "
+		    "list tries again within 10 s", r ? r->code : -1,
+		    r && r->message ? r->message : MQTTAsync_strerror(r ? r->code : -1));
 	if (tls[0] != '\0') {   /* the probe's account of the network error */
 		snprintf(msg, sizeof(msg), "%s", tls);
 		mqtt_event(m, PT_MQTT_CONNECT_FAILED, msg);
@@ -320,6 +376,10 @@ pt_mqtt_free(struct pt_mqtt *m)
 	if (m == NULL)
 		return;
 	if (m->client != NULL) {
+		/* paho fails what it still holds, one callback each: quietly. */
+		pthread_mutex_lock(&m->lock);
+		m->stopping = 1;
+		pthread_mutex_unlock(&m->lock);
 		MQTTAsync_destroy(&m->client);
 		pthread_cond_destroy(&m->cond);
 		pthread_mutex_destroy(&m->lock);
@@ -342,15 +402,22 @@ pt_mqtt_free(struct pt_mqtt *m)
 int
 pt_mqtt_start(struct pt_mqtt *m)
 {
-	char *uri[1];
+	char *uri[1] = { m->uris[0] };
 	int rc;
 
+	pthread_mutex_lock(&m->lock);
+	if (m->since_ns == 0)
+		m->since_ns = pt_time_mono_ns();
 	if (m->nhosts > 1) {
-		pthread_mutex_lock(&m->lock);
 		uri[0] = mqtt_failover_uri(m);
-		pthread_mutex_unlock(&m->lock);
 		m->conn.serverURIs = uri;       /* paho copies it */
 	}
+	pthread_mutex_unlock(&m->lock);
+	mqtt_debug(m, "connecting to %s as '%s' (MQTT %s, %s session, keep-alive "
+	    "%d s, user %s, %s)", uri[0], m->client_id, m->v5 ? "5" : "3.1.1",
+	    m->cfg.clean_session ? "clean" : "persistent", m->conn.keepAliveInterval,
+	    m->username ? m->username : "none", m->cafile == NULL ? "no TLS" :
+	    m->cfg.insecure ? "TLS without host name check" : "TLS");
 	rc = MQTTAsync_connect(m->client, &m->conn);
 	m->conn.serverURIs = NULL;
 	if (rc != MQTTASYNC_SUCCESS && m->nhosts > 1) {
@@ -418,15 +485,33 @@ int
 pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 {
 	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
+	int64_t end_ns = pt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
 	struct timespec until;
-	int rc = 0, flushed;
+	int rc = 0, flushed, left_ms;
 
-	if (m->status_topic != NULL && MQTTAsync_isConnected(m->client))
+	/* From here a message paho gives up on is counted, not logged: the
+	 * owner says in one line how many were left. */
+	pthread_mutex_lock(&m->lock);
+	m->stopping = 1;
+	pthread_mutex_unlock(&m->lock);
+	if (!MQTTAsync_isConnected(m->client)) {
+		/* Nothing can complete without a connection: do not wait. */
+		pthread_mutex_lock(&m->lock);
+		flushed = m->all_done < m->all_sent ? -ETIMEDOUT : 0;
+		pthread_mutex_unlock(&m->lock);
+		return flushed;
+	}
+	if (m->status_topic != NULL)
 		(void)mqtt_enqueue(m, m->status_topic, "offline", 7, 1, 1, 0);
 	flushed = pt_mqtt_flush(m, timeout_ms);
 	if (!MQTTAsync_isConnected(m->client))
 		return flushed;
-	d.timeout = timeout_ms;
+	/* The whole stop stays within timeout_ms (a service manager's stop
+	 * timeout counts on it): the disconnect gets what the flush left. */
+	left_ms = (int)((end_ns - pt_time_mono_ns()) / 1000000);
+	if (left_ms < 100)
+		left_ms = 100;
+	d.timeout = left_ms;
 	if (m->v5) {
 		d.onSuccess5 = disc_done5;
 		d.onFailure5 = disc_fail5;
@@ -438,7 +523,12 @@ pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 	if (MQTTAsync_disconnect(m->client, &d) != MQTTASYNC_SUCCESS)
 		return -EIO;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000 + 1;
+	until.tv_sec += left_ms / 1000;
+	until.tv_nsec += (long)(left_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&m->lock);
 	while (!m->disconnected && rc == 0)
 		rc = pthread_cond_timedwait(&m->cond, &m->lock, &until);

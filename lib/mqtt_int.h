@@ -57,7 +57,14 @@ struct pt_mqtt {
 	int                         cur;
 	int                         tried;
 	int                         attempting;
+	int                         stopping;   /* pt_mqtt_stop began: failed
+	                                         * publishes are counted, not told */
+	int64_t                     since_ns;   /* connected or lost since (debug) */
 };
+
+/* A PT_MQTT_DEBUG event, printf-style (a no-op without on_event). */
+void mqtt_debug(struct pt_mqtt *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* mqtt_uri.c: parse cfg.host into m->hosts, m->uris and m->where. 0 or
  * -EINVAL. */

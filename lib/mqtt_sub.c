@@ -77,6 +77,7 @@ mqtt_subscribe(struct pt_mqtt *m)
 		ro.onFailure = sub_fail;
 	}
 	ro.context = m;
+	mqtt_debug(m, "subscribing to %s at qos %d", m->sub_filter, m->cfg.sub_qos);
 	rc = MQTTAsync_subscribe(m->client, m->sub_filter, m->cfg.sub_qos, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {
 		snprintf(detail, sizeof(detail), "subscribe: %s",

@@ -23,6 +23,8 @@ enum pt_mqtt_event {
 	PT_MQTT_REFUSED,        /* detail: reason; the broker refused us for good */
 	PT_MQTT_SUBSCRIBED,     /* detail: "FILTER (qos N)" */
 	PT_MQTT_ERROR,          /* detail: what failed */
+	PT_MQTT_DEBUG,          /* detail: what the client does and why (connect
+	                         * attempts, causes, what is outstanding); for -d */
 };
 
 struct pt_mqtt_cfg {
@@ -115,8 +117,12 @@ int pt_mqtt_publish_other(struct pt_mqtt *m, const char *topic,
  * failed. 0 when all are, -ETIMEDOUT otherwise. */
 int pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms);
 
-/* Publish "offline" (when a status topic is set), flush up to timeout_ms,
- * and disconnect cleanly. 0 or -errno. */
+/* Publish "offline" (when a status topic is set), flush, and disconnect
+ * cleanly, all within timeout_ms; when not connected, return at once
+ * (nothing could complete). From the call on, publishes paho gives up on
+ * are counted as failed but not reported through on_event (paho discards
+ * what is buffered one message at a time). 0, or -ETIMEDOUT when
+ * publishes were still outstanding, or -errno. */
 int pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms);
 
 void pt_mqtt_counters(struct pt_mqtt *m, struct pt_mqtt_counters *out);

@@ -36,7 +36,12 @@
 
 #define EXIT_USAGE      2
 #define BUFFER_SECONDS  60      /* readings paho may hold while the broker is away */
-#define STOP_FLUSH_MS   5000
+/* ... but at most this many: MQTT has 65535 message ids for what is in
+ * flight and queued at QoS 1/2 (60 s at 1000 Hz; at --rate 100000, 0.6 s). */
+#define BUFFER_MAX      60000
+#define BUFFER_MIN      100
+#define STOP_FLUSH_MS   5000    /* the whole stop: within the unit's TimeoutStopSec=10s */
+#define STOP_FLUSH_TEXT "5 s"
 
 static volatile sig_atomic_t stop;
 
@@ -45,6 +50,7 @@ struct sensor_ctx {
 	struct source   *src;
 	struct transport *tr;
 	size_t           buffer;        /* readings held while disconnected */
+	char             buffer_note[48]; /* ", 60 s at 100 Hz" */
 	char             boot[PT_BOOT_LEN + 1];
 	uint64_t         seq;           /* next sample's seq */
 	uint64_t         handed;        /* readings handed to the transport */
@@ -126,8 +132,8 @@ publish_sample(struct sensor_ctx *c, const struct source_sample *s, int64_t ts_u
 	if (rc == -ENOBUFS) {
 		c->dropped++;
 		if ((c->dropped & (c->dropped - 1)) == 0)  /* 1, 2, 4, 8 ... */
-			pt_log_warnx("buffer full (%zu readings): reading %llu dropped, "
-			    "%llu dropped so far", c->buffer,
+			pt_log_warnx("buffer full (%zu readings%s): reading %llu dropped, "
+			    "%llu dropped so far", c->buffer, c->buffer_note,
 			    (unsigned long long)c->seq, (unsigned long long)c->dropped);
 		return rc;
 	}
@@ -255,7 +261,7 @@ main(int argc, char **argv)
 	struct transport_cfg tc;
 	struct transport_counters k;
 	char err[512], where[1200], *password = NULL;
-	int rc, status = 1;
+	int rc, status = 1, was_connected;
 
 	memset(&c, 0, sizeof(c));
 	if ((rc = pt_cli_start(&c.opts, PT_PROG_SENSOR, argc, argv)) >= 0) {
@@ -294,10 +300,17 @@ main(int argc, char **argv)
 	}
 	pt_cli_signals(on_signal);
 
-	/* The same bound in both modes: BUFFER_SECONDS of readings. */
+	/* The same bound in both modes: BUFFER_SECONDS of readings, within
+	 * BUFFER_MIN..BUFFER_MAX; the one number every message quotes. */
 	c.buffer = c.opts.rate > 0 ? (size_t)(c.opts.rate * BUFFER_SECONDS) : 1000;
-	if (c.buffer < 100)
-		c.buffer = 100;
+	if (c.buffer < BUFFER_MIN)
+		c.buffer = BUFFER_MIN;
+	if (c.buffer > BUFFER_MAX)
+		c.buffer = BUFFER_MAX;
+	if (c.opts.rate > 0)
+		snprintf(c.buffer_note, sizeof(c.buffer_note), ", %.3g s at %g Hz",
+		    (double)c.buffer / c.opts.rate, c.opts.rate);
+	pt_log_debug("buffer: %zu readings%s", c.buffer, c.buffer_note);
 	memset(&tc, 0, sizeof(tc));
 	tc.opts = &c.opts;
 	tc.password = password;
@@ -320,6 +333,10 @@ main(int argc, char **argv)
 		    c.opts.rate, where, c.opts.topic, c.opts.qos,
 		    c.opts.mqtt_version == 5 ? "5" : "3.1.1");
 	streams_log_start(&c.streams, c.opts.summary_period);
+	if (c.opts.mode == PT_MODE_MQTT)
+		pt_log_debug("client id %s; status pitemp/%s/status (retained \"online\", "
+		    "will \"offline\"); %s", c.opts.id, c.opts.device, c.opts.count ?
+		    "exits once --count readings are acknowledged" : "runs until stopped");
 	if (c.tr->ops->start(c.tr) < 0) {
 		pt_log_errx("cannot start connecting to %s", where);
 		goto out;
@@ -341,12 +358,16 @@ main(int argc, char **argv)
 		if (rc == -ECONNREFUSED)
 			status = 1;
 	}
+	c.tr->ops->counters(c.tr, &k);
+	was_connected = k.connected;
 	if ((rc = c.tr->ops->stop(c.tr, STOP_FLUSH_MS)) < 0) {
+		/* One line for what is left, not one per reading. */
 		c.tr->ops->counters(c.tr, &k);
-		pt_log_warnx("%llu readings were not acknowledged before exit%s",
-		    (unsigned long long)(k.published - k.delivered - k.failed),
-		    rc == -EPROTO ? " (the peer never acknowledges: not a "
-		    "pitemp-sink)" : "");
+		pt_log_warnx("%llu readings not acknowledged by %s are discarded at "
+		    "exit (%s)", (unsigned long long)(k.published - k.delivered -
+		    k.failed), where, rc == -EPROTO ? "the peer never acknowledges: "
+		    "not a pitemp-sink" : was_connected ?
+		    "no acknowledgement within " STOP_FLUSH_TEXT : "not connected");
 		if (c.opts.count != 0 && !stop)
 			status = 1;
 	}

@@ -157,7 +157,8 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	cfg.session_expiry = o->session_expiry >= 0 ? (uint32_t)o->session_expiry :
 	    UINT32_MAX;
 	cfg.status_topic = mt->status_topic;
-	cfg.max_buffered = tc->buffer > 0 && tc->buffer < 1000000 ? (int)tc->buffer : 1000;
+	/* main.c bounds the buffer (and quotes it in its messages). */
+	cfg.max_buffered = tc->buffer > 0 && tc->buffer <= 65535 ? (int)tc->buffer : 1000;
 	cfg.username = o->username;
 	cfg.password = tc->password;
 	cfg.cafile = o->cafile;

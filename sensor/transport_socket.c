@@ -309,7 +309,9 @@ static int
 s_stop(struct transport *t, int timeout_ms)
 {
 	struct sock_transport *s = (struct sock_transport *)t;
-	int rc = s_flush(t, timeout_ms);
+	/* Not connected: nothing can be acknowledged, so do not wait. */
+	int rc = s->c.connected ? s_flush(t, timeout_ms) :
+	    s->count > 0 ? -ETIMEDOUT : 0;
 
 	if (s->fd >= 0 && !s->connecting) {
 		shutdown(s->fd, SHUT_WR);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "outcheck.h"
 #include "recover.h"
 #include "writer.h"
 
@@ -41,6 +42,13 @@ file_open(const struct store_cfg *cfg, struct store_info *info, char *err,
 	if (writer_format_parse(cfg->format, &fmt) < 0) {
 		snprintf(err, err_cap, "option --format: '%s' is not a file format",
 		    cfg->format);
+		errno = EINVAL;
+		return NULL;
+	}
+	/* A directory, a missing one, or a logger's file of another format:
+	 * a usage error now, not a failure after receiving. */
+	if (output_check(cfg->output, cfg->format, cfg->mode == STORE_APPEND, err,
+	    err_cap) < 0) {
 		errno = EINVAL;
 		return NULL;
 	}

@@ -254,8 +254,10 @@ store_file_open_failure_says_where(void **state)
 	c.output = path;
 	errno = 0;
 	assert_null(store_open(&c, NULL, err, sizeof(err)));
-	assert_int_equal(errno, ENOENT);
+	/* A missing directory is a bad --output: found at start (exit 2). */
+	assert_int_equal(errno, EINVAL);
 	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "No such file or directory"));
 	store_close(NULL);
 }
 

@@ -11,12 +11,14 @@ static const char usage_sensor_tail[] =
     "  0  success: --count readings delivered, replay file ended, or SIGINT/SIGTERM\n"
     "  1  runtime failure: refused by the broker, source failed, readings undelivered\n"
     "  2  usage or configuration error (the message names the option)\n"
-    "  SIGINT/SIGTERM: publish offline, flush for up to 5 s, exit 0\n"
+    "  SIGINT/SIGTERM: publish offline, flush, disconnect, all within 5 s (at once\n"
+    "  when not connected; what is left is counted in one line), exit 0\n"
     "\nenvironment:\n"
     "  PITEMP_PASSWORD      MQTT password when neither -P nor --password-file is given\n"
     "  NOTIFY_SOCKET        set by systemd (Type=notify): readiness and status\n"
     "  WATCHDOG_USEC        set by systemd (WatchdogSec=): ping at half this interval\n"
     "  PITEMP_SYSFS_ROOT    replaces /sys when an iio: source looks a name up (tests)\n"
+    "  JOURNAL_STREAM       set by systemd: when it names stderr, no times on lines\n"
     "\nSee pitemp-sensor(1).\n";
 static const char usage_sink_tail[] =
     "\nexit status:\n"
@@ -24,11 +26,14 @@ static const char usage_sink_tail[] =
     "  1  runtime failure: refused by the broker, output not writable, or stopped\n"
     "     by SIGINT/SIGTERM before --count readings (kept in FILE.partial)\n"
     "  2  usage or configuration error (the message names the option)\n"
-    "  3  timeout: --timeout expired before --count readings (kept in FILE.partial)\n"
+    "  3  timeout: --timeout expired before --count readings (kept in FILE.partial),\n"
+    "     or ended a logger (--count 0)\n"
     "\nenvironment:\n"
     "  PITEMP_PASSWORD      MQTT password when neither -P nor --password-file is given\n"
     "  NOTIFY_SOCKET        set by systemd (Type=notify): readiness\n"
     "  WATCHDOG_USEC        set by systemd (WatchdogSec=): ping at half this interval\n"
+    "  JOURNAL_STREAM       set by systemd: when it names stderr, no times on lines and\n"
+    "                       no progress line (those are for a terminal)\n"
     "\nSee pitemp-sink(1).\n";
 
 const char *

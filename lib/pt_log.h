@@ -14,6 +14,23 @@
 void pt_log_init(const char *prog, int verbose);
 int pt_log_verbose(void);
 
+/*
+ * 1 when stderr is a terminal and not systemd's journal (JOURNAL_STREAM
+ * does not name it): then every line starts with the local time
+ * (HH:MM:SS.mmm) and pt_log_status shows. Decided by the first
+ * pt_log_init.
+ */
+int pt_log_tty(void);
+
+/*
+ * On a terminal (pt_log_tty), one line of status that stays below the log
+ * and is rewritten in place (\r, erase line): each call replaces it, log
+ * lines are printed above it; pt_log_status_clear erases it (do so before
+ * the last lines). Elsewhere both do nothing. Any thread.
+ */
+void pt_log_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pt_log_status_clear(void);
+
 void pt_log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pt_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pt_log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -26,6 +26,7 @@
 #include "pt_notify.h"
 #include "pt_ratelimit.h"
 #include "pt_time.h"
+#include "progress.h"
 #include "stats.h"
 #include "store.h"
 #include "sink.h"
@@ -54,6 +55,7 @@ summary(struct sink_ctx *c)
 	char line[256];
 
 	sink_log_held(c, 1);
+	pt_log_status_clear();
 	pthread_mutex_lock(&c->lock);
 	stats_format(&c->st, line, sizeof(line));
 	pthread_mutex_unlock(&c->lock);
@@ -86,8 +88,12 @@ wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l,
              int64_t deadline)
 {
 	struct timespec tick = { 0, 50 * 1000000L };
+	struct progress pg;
+	uint64_t stored, invalid, duplicates;
+	int64_t gaps;
 	int done, failed, rc;
 
+	progress_init(&pg, c->opts.count, pt_time_mono_ns());
 	for (;;) {
 		(void)pt_notify_wd_tick(&c->wd, pt_time_mono_ns());
 		if (reopen)
@@ -96,7 +102,13 @@ wait_for_end(struct sink_ctx *c, struct pt_mqtt *m, struct listener *l,
 		pthread_mutex_lock(&c->lock);
 		done = c->done;
 		failed = c->failed;
+		stored = c->st.stored;
+		gaps = c->st.gaps;
+		invalid = c->st.invalid;
+		duplicates = c->st.duplicates;
 		pthread_mutex_unlock(&c->lock);
+		/* A terminal's status line; with -d, counters every 10 s. */
+		progress_tick(&pg, pt_time_mono_ns(), stored, gaps, invalid, duplicates);
 		if (done)
 			return 0;
 		if (failed)
@@ -178,6 +190,11 @@ finish_output(struct sink_ctx *c, int status, int64_t deadline)
 			    (unsigned long long)c->opts.count);
 	} else {
 		(void)store_commit(c->store);
+		if (status == EXIT_TIMEOUT)
+			pt_log_warnx("timeout: %g s passed; a logger (-C 0) has no count "
+			    "to reach, so --timeout ends it with status 3 (%llu readings "
+			    "stored in %s)", c->opts.timeout,
+			    (unsigned long long)c->st.stored, c->opts.output);
 	}
 	if (kept != NULL)
 		pt_log_info("the %llu readings received are kept in %s",
@@ -231,6 +248,11 @@ start_mqtt(struct sink_ctx *c, const char *password)
 	cfg.on_event = pt_cli_mqtt_event;
 	cfg.on_message = sink_on_message;
 	cfg.ctx = c;
+	pt_log_debug("session: %s (%s)%s%s", cfg.clean_session ? "clean" :
+	    "persistent: the broker keeps readings while the sink is away",
+	    c->opts.count == 0 ? "a logger" : c->opts.persistent ?
+	    "-c" : "--count N", cfg.persist_dir ? "; paho's state in " : "",
+	    cfg.persist_dir ? cfg.persist_dir : "");
 	if ((m = pt_mqtt_new(&cfg)) == NULL) {
 		pt_log_err("cannot create the MQTT client for %s", cfg.host);
 		return NULL;
@@ -296,6 +318,9 @@ open_output(struct sink_ctx *c, int *status)
 	c->scfg.state_dir = c->opts.state_dir;
 	c->scfg.client_id = c->opts.id;
 	c->scfg.dedup = c->dedup;
+	pt_log_debug("output %s: format %s, %s", c->opts.output, c->opts.format,
+	    c->scfg.mode == STORE_APPEND ? "appended to (a logger, -C 0)" :
+	    "complete once N are stored (-C N; until then FILE.partial on a stop)");
 	if (store_sync_parse(c->opts.sync, &c->scfg.sync) < 0) {
 		pt_log_errx("option --sync: '%s' is not normal or full (see --help)",
 		    c->opts.sync);

@@ -267,14 +267,14 @@ def test_debug_tells_connects_subscriptions_causes_and_counters(bins, procs,
     sink.wait_for_line(r"debug: session: persistent")
     sensor = procs.start("sensor", sensor_argv(bins, broker.port, "-d", "-C", "0",
                                                "--device", "dbg-1"))
-    sensor.wait_for_line(r"debug: mqtt: connected after \d+\.\d s of trying")
+    sensor.wait_for_line(r"debug: mqtt: connected to \S+ after \d+\.\d s of trying")
     sensor.wait_for_line(r"debug: buffer: 6000 readings, 60 s at 100 Hz")
     broker.stop()
     sensor.wait_for_line(r"debug: mqtt: connection lost after \d+\.\d s connected "
                          r"\(paho's cause: .*\); \d+ publishes outstanding, kept "
                          r"and re-sent after the reconnect", 15)
     broker.start()
-    sensor.wait_for_line(r"debug: mqtt: reconnected after \d+\.\d s offline; "
+    sensor.wait_for_line(r"debug: mqtt: reconnected to \S+ after \d+\.\d s offline; "
                          r"\d+ publishes outstanding", 30)
     sink.wait_for_line(r"debug: counters: [1-9]\d* stored, \d+\.\d readings/s, "
                        r"\d+ gaps?", 30)

@@ -112,7 +112,7 @@ def flowing_again(out, t0, timeout=90):
 @pytest.mark.slow
 def test_bridge_central_down_10s_then_30s_link_cut_loses_nothing(
         rig, brokers, bins, procs, workdir):  # noqa: F811
-    n = 6000                        # 60 s at 100 Hz: spans both faults
+    n = 5000                        # 50 s at 100 Hz: spans both faults
     central = Mosq(workdir, "central", 1883, rig.srv_ip, rig.srv, rig)
     brokers.append(central.start())
     site = Mosq(workdir, "site", 1883, "127.0.0.1", rig.sen, rig,
@@ -166,7 +166,7 @@ def test_bridge_kill9_of_either_broker_costs_at_most_a_reading(
     2.0.11 acknowledges a QoS 1 publish before it saves it (even with
     autosave_on_changes and autosave_interval 1), so a kill in that window
     loses that reading."""
-    n = 3000
+    n = 2500                        # 25 s at 100 Hz: spans both kills
     central = Mosq(workdir, "central", free_port(), "127.0.0.1")
     brokers.append(central.start())
     site = Mosq(workdir, "site", free_port(), "127.0.0.1",

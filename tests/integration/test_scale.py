@@ -175,3 +175,21 @@ def test_mqttv5_session_expiry_ends_a_persistent_session(
     s2.signal(signal.SIGTERM)
     assert s.wait_exit(15) == 0 and s2.wait_exit(15) == 0
     assert len(text_lines(short)) == 0, "the expired session kept readings"
+
+
+def test_broker_list_reconnect_starts_again_from_the_first_broker(
+        bins, broker_factory, procs, workdir):
+    """-h A,B: A is down, so the sensor connects to B. A comes up, B dies:
+    the next round starts from A again and reaches it (paho's own list,
+    upstream issue 1661, resumes at the last broker it reached)."""
+    a, b = broker_factory(name="a"), broker_factory(name="b").start()
+    sensor = procs.start("sensor", sensor_argv(
+        bins, a.port, "-h", f"127.0.0.1:{a.port},127.0.0.1:{b.port}",
+        "--rate", "100", "--device", "fo"))
+    sensor.wait_for_line(rf"connected to 127\.0\.0\.1:{b.port}$", 20)
+    assert f"cannot connect to 127.0.0.1:{a.port}" in sensor.stderr()
+    a.start()
+    kill9(b.proc)
+    sensor.wait_for_line(rf"connected to 127\.0\.0\.1:{a.port}$", 30)
+    sensor.signal(signal.SIGTERM)
+    assert sensor.wait_exit(15) == 0, sensor.describe()

@@ -83,18 +83,32 @@ integration: $(BINS) $(BENCH_BIN)
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider \
 	  tests/integration $(PYTEST_ARGS)
 
-# The fuzz target built with libFuzzer; in the normal run it only replays its
-# corpus and the JSON test-suite corpus (no time-bound fuzzing in CI).
-FUZZ_BIN := $(B)/fuzz/fuzz_payload
-# Only the decoder's own files: the rest of lib/ needs paho.
-FUZZ_SRC := lib/codec.c lib/validate.c lib/utf8.c lib/time.c
-$(FUZZ_BIN): tests/fuzz/fuzz_payload.c $(FUZZ_SRC) $(wildcard lib/pt_*.h)
-	@mkdir -p $(@D)
-	clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+# The fuzz targets, built with libFuzzer; in the normal run they only replay
+# their seed corpora (and the payload decoder the JSON test-suite corpus):
+# no time-bound fuzzing in CI. Each links only the files it tests (the rest
+# of lib/ needs paho).
+#   payload: the payload decoder and validator
+#   framing: socket mode's line framing and acknowledgement lines
+#   config:  --config files and the option checks
+FUZZ_NAMES      := payload framing config
+FUZZ_SRC_payload := lib/codec.c lib/validate.c lib/utf8.c lib/time.c
+FUZZ_LIBS_payload := $(CJSON_LIBS)
+FUZZ_SRC_framing := lib/linebuf.c lib/ack.c
+FUZZ_SRC_config  := lib/opts.c lib/opts_help.c lib/opts_scale.c lib/optcheck.c \
+  lib/topic.c lib/hosts.c lib/utf8.c
+FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
+define fuzz_rule
+$(B)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRC_$(1)) $$(wildcard lib/pt_*.h)
+	@mkdir -p $$(@D)
+	clang $$(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 	  -fno-sanitize-recover=undefined \
-	  -o $@ $(filter %.c,$^) $(CJSON_LIBS) -lm
-fuzz-replay: $(FUZZ_BIN)
-	$(FUZZ_BIN) -runs=0 tests/fuzz/corpus tests/corpora/JSONTestSuite/test_parsing
+	  -o $$@ $$(filter %.c,$$^) $$(FUZZ_LIBS_$(1)) -lm
+endef
+$(foreach f,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(f))))
+fuzz-replay: $(FUZZ_BINS)
+	$(B)/fuzz/fuzz_payload -runs=0 tests/fuzz/corpus tests/corpora/JSONTestSuite/test_parsing
+	$(B)/fuzz/fuzz_framing -runs=0 tests/fuzz/corpus-framing
+	$(B)/fuzz/fuzz_config -runs=0 tests/fuzz/corpus-config
 
 # The sanitizer pass leaves out the tests marked slow (200k readings, the
 # 30 s link cut): they exercise timing, not memory, and would double the run.

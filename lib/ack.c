@@ -93,7 +93,7 @@ pt_ack_parse(const char *line, size_t len, struct pt_ack_msg *m)
 		if (i < len) {
 			i++;
 			if (number(line, len, &i, &m->rejected) < 0 || i != len ||
-			    m->rejected > m->answered)
+			    m->rejected == 0 || m->rejected > m->answered)
 				return PT_ACK_UNKNOWN;
 		}
 		return PT_ACK_ACK;

@@ -60,8 +60,9 @@ int pt_ack_format(char *buf, size_t cap, uint64_t answered, uint64_t rejected);
 
 /*
  * Classify one line (no LF; a CR is the framer's to strip). Numbers are
- * plain decimal, no sign, no leading zero, single spaces; R <= N. Anything
- * else is PT_ACK_UNKNOWN.
+ * plain decimal, no sign, no leading zero, single spaces; 1 <= R <= N (no
+ * R when it is 0): the one form pt_ack_format writes. Anything else is
+ * PT_ACK_UNKNOWN.
  */
 enum pt_ack_kind pt_ack_parse(const char *line, size_t len, struct pt_ack_msg *m);
 

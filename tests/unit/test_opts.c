@@ -241,6 +241,15 @@ opts_config_errors_name_file_line_and_option(void **state)
 	unlink(path);
 	free(path);
 
+	/* A control character is named, not echoed (found by fuzz_config). */
+	path = write_config("host a\nmode \001socket\n");
+	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--config", path), -EINVAL);
+	assert_non_null(strstr(err, "line 2: control character 0x01 at column 6"));
+	assert_null(strchr(err, '\001'));
+	pt_opts_free(&o);
+	unlink(path);
+	free(path);
+
 	assert_int_equal(PARSE(&o, PT_PROG_SINK, err, "--config", "/nonexistent/pitemp.conf"), -EINVAL);
 	assert_non_null(strstr(err, "/nonexistent/pitemp.conf"));
 	pt_opts_free(&o);

@@ -134,9 +134,9 @@ def test_sensor_pointed_at_nc_listener_streams_but_counts_nothing_delivered(
     err = sensor.stderr()
     assert re.search(rf"warning: 127\.0\.0\.1:{port} sent no greeting within "
                      r"3000 ms: not a pitemp-sink \(nc -l\?\)", err), err
-    assert re.search(r"warning: 3000 readings were not acknowledged before "
-                     r"exit \(the peer never acknowledges: not a "
-                     r"pitemp-sink\)", err), err
+    assert re.search(rf"warning: 3000 readings not acknowledged by "
+                     rf"127\.0\.0\.1:{port} are discarded at exit \(the peer "
+                     r"never acknowledges: not a pitemp-sink\)", err), err
     k = sensor_summary(sensor)
     assert k["delivered"] == 0 and k["published"] == 3000
     assert re.search(r"unacked=2000 ", err), err

@@ -289,6 +289,7 @@ read_config(struct pt_opts *o, const char *path, char *err, size_t cap)
 	FILE *f;
 	char *line = NULL, *key, *val, msg[256];
 	size_t n = 0;
+	ssize_t len;
 	unsigned lineno = 0;
 	const struct opt *op;
 	int rc = 0;
@@ -298,8 +299,15 @@ read_config(struct pt_opts *o, const char *path, char *err, size_t cap)
 		    strerror(errno));
 		return -EINVAL;
 	}
-	while (getline(&line, &n, f) != -1) {
+	while ((len = getline(&line, &n, f)) != -1) {
 		lineno++;
+		/* A NUL would end the value unseen (a topic cut short). */
+		if ((val = memchr(line, '\0', (size_t)len)) != NULL) {
+			snprintf(err, cap, "config %s line %u: NUL byte at column %zu",
+			    path, lineno, (size_t)(val - line) + 1);
+			rc = -EINVAL;
+			break;
+		}
 		key = trim(line);
 		if (*key == '\0' || *key == '#')
 			continue;

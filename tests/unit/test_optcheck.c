@@ -106,6 +106,26 @@ optcheck_sees_options_from_the_config_file(void **state)
 }
 
 static void
+optcheck_config_with_a_nul_byte_is_refused(void **state)
+{
+	struct pt_opts o;
+	char err[256], path[] = "/tmp/pt-optcheck-XXXXXX";
+	static const char text[] = "topic pitemp/a\0/x\n";
+	char *argv[] = { (char *)"prog", (char *)"--config", path, NULL };
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	assert_int_equal(pt_opts_parse(&o, PT_PROG_SINK, 3, argv, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "line 1: NUL byte at column 15"));
+	pt_opts_free(&o);
+	unlink(path);
+}
+
+static void
 optcheck_tls_files_are_read_at_start(void **state)
 {
 	char err[256];
@@ -192,6 +212,7 @@ main(void)
 		cmocka_unit_test(optcheck_defaults_pass_in_both_modes),
 		cmocka_unit_test(optcheck_names_an_option_the_mode_cannot_use),
 		cmocka_unit_test(optcheck_sees_options_from_the_config_file),
+		cmocka_unit_test(optcheck_config_with_a_nul_byte_is_refused),
 		cmocka_unit_test(optcheck_tls_files_are_read_at_start),
 		cmocka_unit_test(optcheck_topic_is_a_name_for_the_sensor_and_a_filter_for_the_sink),
 	};

@@ -118,16 +118,17 @@ diagnose_one(struct pt_mqtt *m, const struct pt_host *h, const char *pm,
 	return 0;
 }
 
-/* With a broker list (failover), paho reports the last broker's failure
- * once every one was tried: retrying cannot help only when every broker
- * refuses for good (the reason given is the first one's). The probes share
- * PROBE_MS, at least 1 s each. */
+/* With a broker list (failover), once every broker was tried: retrying
+ * cannot help only when every broker refuses for good (the reason given
+ * is the first one's). When some do and some do not answer, the retry's
+ * warning carries the first refusal. The probes share PROBE_MS, at least
+ * 1 s each. */
 static int
 diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
          size_t cap)
 {
 	const char *pm = r != NULL ? r->message : NULL;
-	int ms = m->nhosts > 0 ? PROBE_MS / m->nhosts : PROBE_MS;
+	int ms = m->nhosts > 0 ? PROBE_MS / m->nhosts : PROBE_MS, all = 1;
 	char one[400], name[300];
 
 	why[0] = '\0';
@@ -138,16 +139,15 @@ diagnose(struct pt_mqtt *m, const MQTTAsync_failureData *r, char *why,
 		return diagnose_one(m, &m->hosts[0], pm, PROBE_MS, why, cap);
 	for (int i = 0; i < m->nhosts; i++) {
 		if (!diagnose_one(m, &m->hosts[i], pm, ms < 1000 ? 1000 : ms, one,
-		    sizeof(one))) {
-			why[0] = '\0';
-			return 0;
-		}
-		if (i == 0) {
-			pt_host_format(&m->hosts[0], name, sizeof(name));
+		    sizeof(one)))
+			all = 0;
+		else if (why[0] == '\0') {
+			pt_host_format(&m->hosts[i], name, sizeof(name));
 			snprintf(why, cap, "%s: %s", name, one);
 		}
 	}
-	return 1;
+	/* Not all: retry, but say what the refusing broker said. */
+	return all;
 }
 
 const char *

@@ -10,13 +10,14 @@ The cluster (nats-server) is in test_cluster.py, the bridge in
 test_bridge.py.
 """
 
+import re
 import signal
 from collections import Counter
 
 import pytest
 
-from conftest import (TEXT_LINE_RE, bounded_polls, parse_summary, sensor_argv,
-                      sink_argv)
+from conftest import (TEXT_LINE_RE, bounded_polls, free_port, parse_summary,
+                      sensor_argv, sink_argv)
 from test_faults import figure, kill9, text_lines
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
@@ -193,3 +194,33 @@ def test_broker_list_reconnect_starts_again_from_the_first_broker(
     sensor.wait_for_line(rf"connected to 127\.0\.0\.1:{a.port}$", 30)
     sensor.signal(signal.SIGTERM)
     assert sensor.wait_exit(15) == 0, sensor.describe()
+
+
+def test_tls_broker_list_gives_up_only_when_every_broker_refuses(
+        bins, procs, workdir, secure_broker_factory):
+    """The TLS failure probe asks every broker of a list: all refuse the
+    certificate -> exit 1 with the first one's reason; one is only down ->
+    retried, the warning saying what the other one refused."""
+    from conftest import secure_setup
+    from test_security import env_without_password, tls_args
+    pki = secure_setup(workdir / "secure", ["localhost", "127.0.0.1"],
+                       sensors=["sensor-a"])
+    other = secure_setup(workdir / "other-ca", ["localhost", "127.0.0.1"],
+                         sensors=["x"])
+    tls = secure_broker_factory(pki).start().tls_port
+    args = tls_args(pki, "sensor-a", cafile=other / "ca.crt")
+
+    def sensor(name, hosts):
+        return procs.start(name, [bins["sensor"], "-h", hosts, *args, "-C", "1",
+                                  "--device", "sensor-a"],
+                           env=env_without_password())
+
+    both = sensor("both", f"localhost:{tls},127.0.0.1:{tls}")
+    assert both.wait_exit(30) == 1, both.describe()
+    assert re.search(rf"error: connection refused by localhost:{tls},"
+                     rf"127\.0\.0\.1:{tls}: localhost:{tls}: server "
+                     r"certificate not accepted", both.stderr()), both.describe()
+    one = sensor("one", f"127.0.0.1:{free_port()},127.0.0.1:{tls}")
+    one.wait_for_line(rf"warning: 127\.0\.0\.1:{tls}: server certificate not "
+                      r"accepted.*; retrying", 30)
+    assert one.running(), one.describe()

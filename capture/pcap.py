@@ -23,7 +23,8 @@ How a frame is attributed:
     DISCONNECT, close_notify) or a FIN/RST, to the end.
   - steady state: the frames in between, including the ACKs and PUBACKs
     of the readings and whatever else the sensor sends while publishing
-    (its retained "online" status message). Per reading = steady / N.
+    (its retained "online" status message), and on the socket the sink's
+    "ack N" lines. Per reading = steady / N.
 Bytes are frame.len: the Ethernet frame as captured (headers included,
 no preamble or FCS).
 """
@@ -39,7 +40,7 @@ FIELDS = ("frame.number", "frame.time_relative", "frame.len", "ip.src",
           "tcp.flags", "tcp.seq", "tcp.ack", "tcp.len", "tcp.payload",
           "mqtt.msgtype", "mqtt.topic", "mqtt.len",
           "tls.record.content_type", "tls.record.opaque_type",
-          "tls.record.length", "_ws.col.Info")
+          "tls.record.length", "tcp.analysis.retransmission", "_ws.col.Info")
 
 MQTT_TYPES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK",
               8: "SUBSCRIBE", 9: "SUBACK", 12: "PINGREQ", 13: "PINGRESP",
@@ -119,6 +120,9 @@ def read_frames(path):
             # Plaintext records (handshake, CCS) precede the encrypted ones
             # within a frame, so the two lists concatenate in wire order.
             "records": list(zip(content + opaque, ints(f["tls.record.length"]))),
+            # A retransmitted segment carries readings already counted
+            # (a spurious one: the peer's ACK came late on a busy host).
+            "retrans": f["tcp.analysis.retransmission"] != "",
             "info": f["_ws.col.Info"],
         })
     if not frames:
@@ -163,11 +167,11 @@ def analyse(path, kind, n, reading_lengths=None, password=None):
     tls = {}
     if kind == "socket":
         for f in frames:
-            if f["up"]:
+            if f["up"] and not f["retrans"]:
                 f["readings"] = f["payload"].count(b'"temp_c"')
     elif kind == "mqtt":
         for f in frames:
-            if f["up"]:
+            if f["up"] and not f["retrans"]:
                 f["readings"] = sum(t.endswith("/temperature") for t in f["topics"])
     else:
         tls = tls_params(path)
@@ -177,7 +181,7 @@ def analyse(path, kind, n, reading_lengths=None, password=None):
         band = (lo - 4 + tls["overhead"], hi + 4 + tls["overhead"])
         tls["reading_band"] = band
         for f in frames:
-            if f["up"]:
+            if f["up"] and not f["retrans"]:
                 f["readings"] = sum(1 for ty, ln in f["records"]
                                     if ty == TLS_APPDATA and band[0] <= ln <= band[1])
 
@@ -218,6 +222,32 @@ def analyse(path, kind, n, reading_lengths=None, password=None):
                                 f["flags"] & ACK and not f["flags"] & (SYN | FIN | RST)),
             }
         return c
+
+    # Socket mode's own acknowledgement (lib/pt_ack.h): the sensor's hello,
+    # the sink's greeting, then "ack N" lines from the sink.
+    acks = {}
+    if kind == "socket":
+        def lines_of(fs, up):
+            return [l for f in fs if f["up"] == up and f["tcp_len"] > 0
+                    for l in f["payload"].split(b"\n") if l]
+        down_data = [f for f in steady if not f["up"] and f["tcp_len"] > 0]
+        ack_lines = [l for l in lines_of(frames, False) if l.startswith(b"ack ")]
+        acks = {
+            "hello": any(l == b"pitemp-sensor 1" for l in lines_of(frames, True)),
+            "greeting": any(l == b"pitemp-sink 1" for l in lines_of(frames, False)),
+            "lines": len(ack_lines),
+            "steady_lines": sum(1 for l in lines_of(steady, False)
+                                if l.startswith(b"ack ")),
+            "last": ack_lines[-1].decode("ascii", "replace") if ack_lines else None,
+            "steady_data_frames": len(down_data),
+            "steady_data_bytes": sum(f["len"] for f in down_data),
+            "steady_payload_bytes": sum(f["tcp_len"] for f in down_data),
+        }
+        acks["per_reading"] = {
+            "frames": len(down_data) / n,
+            "bytes": acks["steady_data_bytes"] / n,
+            "payload": acks["steady_payload_bytes"] / n,
+        }
 
     mqtt = {}
     if kind == "mqtt":
@@ -304,7 +334,7 @@ def analyse(path, kind, n, reading_lengths=None, password=None):
         "burst_at_start": next((i for i, g in enumerate(gaps) if g > 1.0), len(gaps)),
         "clear_frames": clear, "clear_sample": sample,
         "credentials": creds, "password_frames": pw_frames,
-        "mqtt": mqtt, "tls": tls,
+        "mqtt": mqtt, "tls": tls, "acks": acks,
         "io_stat": io_text, "conv_tcp": conv_text, "duration": frames[-1]["t"],
     }
 

@@ -98,7 +98,7 @@ def side_by_side(res):
         elif a["kind"] == "mqtts":
             acks = f"{a['tls']['down_records_puback_size']} PUBACK-sized records (encrypted)"
         else:
-            acks = "none (TCP only)"
+            acks = f"{a['acks']['lines']} `ack N` lines"
         readable = f"yes, frame {a['clear_frames'][0]}" if a["clear_frames"] else "no"
         if a["kind"] == "socket":
             pw = "no password (no authentication at all)"
@@ -118,6 +118,28 @@ def side_by_side(res):
             f"{fmt(pcap.percentile(g, 50), 2)} / {fmt(pcap.percentile(g, 99), 2)} / "
             f"{fmt(max(g) if g else None, 2)} |")
     return "\n".join(rows)
+
+
+def ack_cost(a):
+    """Socket mode's acknowledgement on the wire, as rows of its own."""
+    k, n, pr = a["acks"], a["n"], a["per_reading"]
+    sc = a["steady_counts"]["down"]
+    up = a["up_per_reading"]
+    return "\n".join([
+        "| socket mode, steady state | frames | bytes (frames) | TCP payload bytes | per reading: frames / bytes |",
+        "|---|---:|---:|---:|---:|",
+        f"| readings, sensor → sink | {a['steady_counts']['up']['frames']} | "
+        f"{up * n:.0f} | – | {a['steady_counts']['up']['frames'] / n:.2f} / {up:.1f} |",
+        f"| **acks, sink → sensor** (segments carrying `ack N` lines) | "
+        f"{k['steady_data_frames']} | {k['steady_data_bytes']} | {k['steady_payload_bytes']} | "
+        f"**{k['per_reading']['frames']:.2f} / {k['per_reading']['bytes']:.1f}** "
+        f"({k['per_reading']['payload']:.1f} of it ack text) |",
+        f"| pure TCP ACKs, sink → sensor | {sc['pure_ack']} | "
+        f"{a['down_per_reading'] * n - k['steady_data_bytes']:.0f} | 0 | "
+        f"{sc['pure_ack'] / n:.2f} / {a['down_per_reading'] - k['per_reading']['bytes']:.1f} |",
+        f"| all | {a['steady']['frames']} | {a['steady']['bytes']} | {a['steady']['payload']} | "
+        f"{pr['frames']:.2f} / {pr['bytes']:.1f} |",
+    ])
 
 
 def answers(res, password):
@@ -377,7 +399,7 @@ def write_plot(out, res, n):
 def figures(res):
     keep = ("total", "setup", "steady", "teardown", "per_reading", "up_per_reading",
             "down_per_reading", "window", "clear_frames", "password_frames", "mqtt",
-            "tls", "tcp_handshake_cost", "counts", "reading_frames", "port", "n")
+            "tls", "acks", "tcp_handshake_cost", "counts", "reading_frames", "port", "n")
     fig = {}
     for name, a in res.items():
         d = {k: a[k] for k in keep}
@@ -420,7 +442,20 @@ def main(argv):
         "",
         "Per reading = steady-state bytes / N, both directions, all headers (see below). "
         "App-level acks: MQTT PUBACKs from the broker; over TLS they can only be counted by "
-        "their size.",
+        "their size; on the socket the sink's `ack N` lines (socket mode's own "
+        "acknowledgement: the sensor says `pitemp-sensor 1`, the sink greets it with "
+        "`pitemp-sink 1` and answers for what it stored; docs/spec.md).",
+        "",
+        "### The socket's acknowledgement, as a row of its own",
+        "",
+        ack_cost(s),
+        "",
+        f"The sink answers each batch of lines it stored with one cumulative `ack N`; at "
+        f"100 Hz each reading comes alone, so there is about one ack per reading, and it "
+        f"rides in the segment that acknowledges the reading at TCP level anyway: what it "
+        f"costs is its text, not a frame. {s['acks']['lines']} ack lines in all, the last "
+        f"`{s['acks']['last']}`; hello seen: {'yes' if s['acks']['hello'] else 'no'}, "
+        f"greeting seen: {'yes' if s['acks']['greeting'] else 'no'}.",
         "",
         "![bytes per reading, set-up cost and inter-arrival times](report.png)",
         "",

@@ -195,3 +195,37 @@ def test_report_figures_match_the_pcaps(capture_dir):
             f"{name}: report {per_reading} bytes/reading, pcap {steady} / {N} = {steady / N:.2f}"
         assert frame_bytes(pcap, f"frame.number < {first}") == setup_bytes, \
             f"{name}: set-up bytes differ from the report"
+
+
+def test_socket_acks_match_the_pcap(capture_dir):
+    """Socket mode's own acknowledgement on the wire: the sensor's hello
+    opens the stream, the sink greets and answers with cumulative acks
+    ending at `ack N`, and the report's row for them holds what tshark
+    counts in the steady state."""
+    pcap = capture_dir / "socket.pcapng"
+    up = tshark(pcap, "tcp.dstport == 50007 && tcp.len > 0 && "
+                      "!tcp.analysis.retransmission", "tcp.payload")
+    first = bytes.fromhex(up[0][0].replace(":", ""))
+    assert first.startswith(b"pitemp-sensor 1\n"), first[:40]
+    down = tshark(pcap, "tcp.srcport == 50007 && tcp.len > 0 && "
+                        "!tcp.analysis.retransmission",
+                  "frame.number", "frame.len", "tcp.len", "tcp.payload")
+    text = b"".join(bytes.fromhex(r[3].replace(":", "")) for r in down)
+    lines = text.decode("ascii").splitlines()
+    assert lines[0] == "pitemp-sink 1", lines[:3]
+    acked = [int(re.fullmatch(r"ack (\d+)", l).group(1)) for l in lines[1:]]
+    assert acked == sorted(acked) and acked[-1] == N, acked
+
+    # Retransmitted segments (spurious ones happen on a busy host) cost
+    # wire bytes too: the report counts every segment that carries acks.
+    first_f, last_f = report_rows(capture_dir)["plain socket"][4]
+    steady = [r for r in tshark(pcap, "tcp.srcport == 50007 && tcp.len > 0",
+                                "frame.number", "frame.len", "tcp.len")
+              if first_f <= int(r[0]) <= last_f]
+    md = (capture_dir / "report.md").read_text()
+    m = re.search(r"^\| \*\*acks, sink → sensor\*\* \(segments carrying `ack N` "
+                  r"lines\) \| (\d+) \| (\d+) \| (\d+) \|", md, re.M)
+    assert m, "report.md: no row for the socket's acks"
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == \
+        (len(steady), sum(int(r[1]) for r in steady),
+         sum(int(r[2]) for r in steady))

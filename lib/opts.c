@@ -235,26 +235,8 @@ set_opt(struct pt_opts *o, const struct opt *op, const char *val,
 		return 0;
 	}
 	case K_PROTO:
-		if (!strcmp(val, "mqttv311") || !strcmp(val, "311"))
-			o->mqtt_version = 4;
-		else if (!strcmp(val, "mqttv5") || !strcmp(val, "5"))
-			o->mqtt_version = 5;
-		else {
-			snprintf(err, cap, "option --%s: '%s' is not mqttv311 or mqttv5",
-			    op->name, val);
-			return -EINVAL;
-		}
-		return 0;
 	case K_EXPIRY:
-		if (strcmp(val, "never") == 0)
-			u = UINT32_MAX;
-		else if (pt_parse_u64(val, 0, UINT32_MAX, &u) < 0) {
-			snprintf(err, cap, "option --%s: '%s' is not a number of seconds "
-			    "(0-4294967295) or never", op->name, val);
-			return -EINVAL;
-		}
-		o->session_expiry = (int64_t)u;
-		return 0;
+		return pt_opts_set_mqtt(o, op->name, val, err, cap);
 	case K_MODE:
 		if (strcmp(val, "mqtt") == 0)
 			o->mode = PT_MODE_MQTT;

@@ -2,7 +2,7 @@
  * opts_scale.c: the checks of the scale-out options that opts.c's table
  * cannot make one option at a time (the --host list, MQTT 5's session
  * expiry, --group), and the default that follows from them (see
- * pt_opts_scale in pt_opts.h). Each message names the option. The checks
+ * pt_opts_scale in pt_opts.h); the values of -V and -x. Each message names the option. The checks
  * of the other options are in optcheck.c.
  */
 #include "pt_hosts.h"
@@ -102,6 +102,35 @@ pt_opts_scale(struct pt_opts *o, char *err, size_t cap)
 		return -EINVAL;
 	}
 	return o->id == NULL ? group_id(o, err, cap) : 0;
+}
+
+int
+pt_opts_set_mqtt(struct pt_opts *o, const char *name, const char *val,
+                 char *err, size_t cap)
+{
+	uint64_t u;
+
+	if (strcmp(name, "protocol-version") == 0) {
+		if (!strcmp(val, "mqttv311") || !strcmp(val, "311"))
+			o->mqtt_version = 4;
+		else if (!strcmp(val, "mqttv5") || !strcmp(val, "5"))
+			o->mqtt_version = 5;
+		else {
+			snprintf(err, cap, "option --%s: '%s' is not mqttv311 or mqttv5",
+			    name, val);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(val, "never") == 0)
+		u = UINT32_MAX;
+	else if (pt_parse_u64(val, 0, UINT32_MAX, &u) < 0) {
+		snprintf(err, cap, "option --%s: '%s' is not a number of seconds "
+		    "(0-4294967295) or never", name, val);
+		return -EINVAL;
+	}
+	o->session_expiry = (int64_t)u;
+	return 0;
 }
 
 int

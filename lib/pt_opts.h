@@ -88,6 +88,12 @@ void pt_opts_free(struct pt_opts *o);
  */
 int pt_opts_scale(struct pt_opts *o, char *err, size_t err_cap);
 
+/* opts_scale.c, for opts.c's table: the value of -V (protocol-version:
+ * mqttv311|311|mqttv5|5) or -x (session-expiry: seconds or never) into o.
+ * 0, or -EINVAL with a message naming the option in err. */
+int pt_opts_set_mqtt(struct pt_opts *o, const char *name, const char *val,
+                     char *err, size_t err_cap);
+
 /* The subscription of a sink: "$share/GROUP/TOPIC" with --group, else
  * --topic, in buf. 1 when it is a shared subscription ($share/...), else
  * 0; -ENAMETOOLONG when it does not fit. */

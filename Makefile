@@ -94,7 +94,8 @@ FUZZ_NAMES      := payload framing config
 FUZZ_SRC_payload := lib/codec.c lib/validate.c lib/utf8.c lib/time.c
 FUZZ_LIBS_payload := $(CJSON_LIBS)
 FUZZ_SRC_framing := lib/linebuf.c lib/ack.c
-FUZZ_SRC_config  := lib/opts.c lib/opts_help.c lib/opts_scale.c lib/optcheck.c \
+FUZZ_SRC_config  := lib/opts.c lib/opts_config.c lib/opts_help.c lib/opts_scale.c \
+  lib/optcheck.c \
   lib/topic.c lib/hosts.c lib/utf8.c
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_NAMES))
 define fuzz_rule

@@ -283,28 +283,12 @@ read_config(struct pt_opts *o, const char *path, char *err, size_t cap)
 	}
 	while ((len = getline(&line, &n, f)) != -1) {
 		lineno++;
-		/* A NUL would end the value unseen (a topic cut short). */
-		if ((val = memchr(line, '\0', (size_t)len)) != NULL) {
-			snprintf(err, cap, "config %s line %u: NUL byte at column %zu",
-			    path, lineno, (size_t)(val - line) + 1);
-			rc = -EINVAL;
+		if ((rc = pt_opts_config_bytes(line, (size_t)len, path, lineno, err,
+		    cap)) < 0)
 			break;
-		}
 		key = trim(line);
 		if (*key == '\0' || *key == '#')
 			continue;
-		/* Control characters (a tab aside) are a broken file, and would
-		 * go raw into the error message below. */
-		for (val = key; *val != '\0' && (*val == '\t' ||
-		    ((unsigned char)*val >= 0x20 && *val != 0x7f)); val++)
-			;
-		if (*val != '\0') {
-			snprintf(err, cap, "config %s line %u: control character 0x%02x "
-			    "at column %zu", path, lineno, (unsigned char)*val,
-			    (size_t)(val - line) + 1);
-			rc = -EINVAL;
-			break;
-		}
 		val = key + strcspn(key, " \t=");
 		if (*val != '\0') {
 			*val++ = '\0';

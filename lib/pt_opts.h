@@ -129,6 +129,16 @@ const char *pt_opts_usage_tail(enum pt_prog prog);
 int pt_opts_password(const struct pt_opts *o, char **out, char *err,
                      size_t err_cap);
 
+/*
+ * One line of a --config file (len bytes, its newline included): a NUL
+ * would end a value unseen (a topic cut short), and a control character
+ * other than a tab or the line's end is a broken file that would go raw
+ * into an error message. 0, or -EINVAL with the file, line and column in
+ * err (opts_config.c).
+ */
+int pt_opts_config_bytes(const char *line, size_t len, const char *path,
+                         unsigned lineno, char *err, size_t err_cap);
+
 /* Parse a whole number in [min, max] (base 10). 0 or -EINVAL. */
 int pt_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Parse a finite number in [min, max]. 0 or -EINVAL. */

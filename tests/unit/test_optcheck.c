@@ -111,7 +111,8 @@ optcheck_config_with_a_nul_byte_is_refused(void **state)
 	struct pt_opts o;
 	char err[256], path[] = "/tmp/pt-optcheck-XXXXXX";
 	static const char text[] = "topic pitemp/a\0/x\n";
-	char *argv[] = { (char *)"prog", (char *)"--config", path, NULL };
+	char prog[] = "prog", opt[] = "--config";
+	char *argv[] = { prog, opt, path, NULL };
 	int fd = mkstemp(path);
 
 	(void)state;

@@ -224,3 +224,23 @@ def test_tls_broker_list_gives_up_only_when_every_broker_refuses(
     one.wait_for_line(rf"warning: 127\.0\.0\.1:{tls}: server certificate not "
                       r"accepted.*; retrying", 30)
     assert one.running(), one.describe()
+
+
+def test_mqttv5_refusal_is_logged_with_its_reason_code(
+        bins, procs, workdir, secure_broker_factory):
+    """A v5 CONNACK refusal (here: a wrong password) ends the program with
+    the broker's reason code in the error line."""
+    from conftest import secure_setup
+    from test_security import env_without_password
+    pki = secure_setup(workdir / "secure", ["127.0.0.1"], sensors=["sensor-a"])
+    broker = secure_broker_factory(pki).start()
+    bad = workdir / "bad.password"
+    bad.write_text("not-the-password\n")
+    sensor = procs.start("sensor", sensor_argv(
+        bins, broker.port, "-V", "mqttv5", "-u", "sensor-a",
+        "--password-file", bad, "-C", "1", "--device", "sensor-a"),
+        env=env_without_password())
+    assert sensor.wait_exit(30) == 1, sensor.describe()
+    assert re.search(r"error: connection refused by 127\.0\.0\.1:\d+: "
+                     r"(bad user name or password|not authorized) "
+                     r"\(reason 0x8[67]\)", sensor.stderr()), sensor.describe()

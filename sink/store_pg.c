@@ -267,7 +267,7 @@ seed_row(void *ctx, const struct pt_reading *r, int64_t recv_us)
 
 	(void)recv_us;
 	if (s->d != NULL)
-		(void)dedup_check(s->d, r->device, r->boot, r->seq, NULL);
+		dedup_seed(s->d, r->device, r->boot, r->seq);
 	s->info->recovered++;
 	return 0;
 }

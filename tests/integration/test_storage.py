@@ -85,7 +85,7 @@ def assert_once(keys, device, n):
 
 def kill_twice(procs, bins, port, fmt, out, rows, sid, device, workdir,
                extra=()):
-    """The logger with 2000 QoS 1 readings at 200 Hz, killed -9 at about
+    """The logger with 2000 QoS 1 readings at 400 Hz, killed -9 at about
     500 and 1200 rows and restarted each time; returns the last sink."""
     def start(name):
         s = procs.start(name, sink_argv(bins, port, "-C", "0", "-i", sid,
@@ -95,7 +95,7 @@ def kill_twice(procs, bins, port, fmt, out, rows, sid, device, workdir,
 
     sink = start("sink.1")
     sensor = procs.start("sensor", sensor_argv(
-        bins, port, "--rate", "200", "-C", "2000", "--device", device))
+        bins, port, "--rate", "400", "-C", "2000", "--device", device))
     sensor.wait_for_line(CONNECTED)
     for k, at in enumerate((500, 1200), start=1):
         assert wait_rows(rows, at, 30, (sink, sensor)) >= at, sink.describe()
@@ -205,15 +205,20 @@ def test_postgresql_restart_mid_stream_loses_nothing(
                                          "-o", uri))
     sink.wait_for_line(SUBSCRIBED)
     sensor = procs.start("sensor", sensor_argv(
-        bins, broker.port, "--rate", "200", "-C", "2000", "--device", "pg-restart"))
+        bins, broker.port, "--rate", "400", "-C", "2000", "--device", "pg-restart"))
     sensor.wait_for_line(CONNECTED)
     assert wait_rows(rows, 400, 30, (sink, sensor)) >= 400
     pg_server.stop(signal.SIGINT)           # fast shutdown
     sink.wait_for_line(r"readings wait in the journal", timeout=30)
-    # Readings keep being taken while the database is down.
+    # Readings keep being taken (into the journal) while the database is down.
     before = len(sink.stderr_lines())
-    for _ in bounded_polls(5):
-        pass
+    journaled = 0
+    for _ in bounded_polls(20):
+        journaled = sum(p.read_bytes().count(b"\n")
+                        for p in workdir.glob(".storage-pg-restart.journal/*.seg"))
+        if journaled >= 200:
+            break
+    assert journaled >= 200, journaled
     pg_server.start()
     sink.wait_for_line(r": back after ", timeout=60)
     assert sensor.wait_exit(60) == 0, sensor.describe()

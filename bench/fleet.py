@@ -10,13 +10,14 @@ it down):
     1000, 2000, QoS 0 then 1, 5 s each, until it cannot keep its schedule
     (late p99 over one period, 10 ms, or readings not sent in time). Past
     that N, a fleet figure is about the load, not the server.
- 2. The fleet, in two series that differ only in where the sink writes:
-    "disk" (build/bench-fleet/, the logger as deployed: a write and an
-    fsync per reading) and "tmpfs" (/dev/shm, where fsync costs nothing,
-    so what is left is the CPU of broker and sink). For each series, QoS 0
-    then 1, N = 10, 20, 50, 100, 200, 500, 1000, 2000: a fresh mosquitto
-    (the shipped dev profile, broker-config/mosquitto.dev.conf, plus
-    max_connections -1 and an open-file limit raised for N clients),
+ 2. The fleet, in three series that differ only in what waits for the
+    disk: "shipped" (the sink's default --sync full, an fsync per reading,
+    and the broker as shipped, saving its database at every change),
+    "sync-normal" (the sink --sync normal: a write per reading, no fsync)
+    and "relaxed" (that, and the broker saving every 30 min). For each
+    series, QoS 0 then 1, N = 10, 20, 50, 100, 200, 500, 1000, 2000: a
+    fresh mosquitto (the dev profile, broker-config/mosquitto.dev.conf,
+    plus max_connections -1 and an open-file limit raised for N clients),
     `pitemp-sink --count 0 --format csv` subscribed at that QoS, then
     `pitemp-bench --sensors N --rate 100 --duration 10`. After the bench
     exits, the sink gets up to 60 s to hold the last reading; then its file
@@ -35,7 +36,7 @@ takes about 10 minutes here, at most about 40 (every run at its bound). A
 benchmark: it prints figures and asserts nothing; exit status 1 only when
 a run could not be made at all (a program missing or not starting).
 
-    /usr/bin/python3 bench/fleet.py [--qos 0|1] [--series disk|tmpfs]
+    /usr/bin/python3 bench/fleet.py [--qos 0|1] [--series shipped,sync-normal,relaxed]
         [--sensors 10,20,...] [--duration S] [--no-stop] [--skip-generator]
         [--results DIR]
 """
@@ -55,11 +56,18 @@ DEV_CONF = os.path.join(TOP, "broker-config", "mosquitto.dev.conf")
 RATE = 100
 NS = (10, 20, 50, 100, 200, 500, 1000, 2000)
 GEN_NS = (100, 200, 500, 1000, 2000)
-# Where the sink writes: "disk" is the logger as deployed (a write and an
-# fsync per reading, the promise of docs/delivery.md); "tmpfs" takes the
-# disk out (fsync costs nothing there), leaving the CPU of broker and sink.
-SERIES = ("disk", "tmpfs")
-TMPFS = "/dev/shm"
+# Three series that differ only in what waits for the disk:
+#   shipped      the sink's default --sync full (an fsync per reading) and
+#                the broker as shipped (autosave_on_changes true,
+#                autosave_interval 1: its database saved at every change);
+#   sync-normal  the sink --sync normal (a write per reading, no fsync),
+#                the broker as shipped;
+#   relaxed      the sink --sync normal and the broker saving every 30 min
+#                (mosquitto's default, autosave_on_changes false).
+# shipped -> sync-normal is what the sink's fsync costs; sync-normal ->
+# relaxed what the broker's saves cost; relaxed leaves the CPU.
+SERIES = {"shipped": ("full", False), "sync-normal": ("normal", False),
+          "relaxed": ("normal", True)}
 QOS = (0, 1)
 DURATION_DEFAULT = 10
 DURATION = DURATION_DEFAULT
@@ -130,9 +138,10 @@ def stop(proc, grace=10):
         return proc.wait(10)
 
 
-def broker_extra(persist):
+def broker_extra(persist, relaxed=False):
     """The shipped dev profile minus its listener, location and logging,
-    plus what a fleet needs: no cap on connections."""
+    plus what a fleet needs: no cap on connections. relaxed: the database
+    saved every 30 min (mosquitto's default), not at every change."""
     out = []
     with open(DEV_CONF) as f:
         for line in f:
@@ -141,14 +150,18 @@ def broker_extra(persist):
                     "listener", "persistence_location", "allow_anonymous") \
                     or key[0].startswith("log_"):
                 continue
+            if relaxed and key[0] in ("autosave_on_changes", "autosave_interval"):
+                continue
             out.append(line.strip())
+    if relaxed:
+        out += ["autosave_on_changes false", "autosave_interval 1800"]
     out += [f"persistence_location {persist}/", "max_connections -1",
             "log_dest stderr", "log_type error", "log_type warning",
             "log_type notice", "log_type subscribe"]
     return "\n".join(out) + "\n"
 
 
-def start_broker(d, n):
+def start_broker(d, n, relaxed=False):
     persist = os.path.join(d, "persist")
     os.makedirs(persist)
     if os.geteuid() == 0:          # mosquitto drops to its own user as root
@@ -158,7 +171,7 @@ def start_broker(d, n):
             os.chown(persist, pw.pw_uid, pw.pw_gid)
         except KeyError:
             pass
-    proc, port = broker_mod.start(d, broker_extra(persist),
+    proc, port = broker_mod.start(d, broker_extra(persist, relaxed),
                                   log=os.path.join(d, "mosquitto.log"),
                                   nofile=n + 256)
     if proc.poll() is not None:
@@ -241,14 +254,9 @@ def fleet_run(root, series, n, q):
     d = os.path.join(root, f"{series}-q{q}-n{n}")
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    if series == "tmpfs":
-        outdir = os.path.join(TMPFS, f"pitemp-fleet-{os.getpid()}")
-        shutil.rmtree(outdir, ignore_errors=True)
-        os.makedirs(outdir)
-    else:
-        outdir = d
-    out = os.path.join(outdir, "readings.csv")
-    b, port = start_broker(d, n)
+    out = os.path.join(d, "readings.csv")
+    sync, relaxed = SERIES[series]
+    b, port = start_broker(d, n, relaxed)
     sink = None
     marks = {}
     try:
@@ -256,7 +264,8 @@ def fleet_run(root, series, n, q):
         with open(serr, "w") as e:
             sink = subprocess.Popen(
                 [os.path.join(BIN, "pitemp-sink"), "-h", "127.0.0.1", "-p", str(port),
-                 "-C", "0", "-F", "csv", "-o", out, "-q", str(q), "-i", "fleet-sink"],
+                 "-C", "0", "-F", "csv", "--sync", sync, "-o", out, "-q", str(q),
+                 "-i", "fleet-sink"],
                 stdout=subprocess.DEVNULL, stderr=e, stdin=subprocess.DEVNULL)
         if wait_line(serr, "subscribed to", sink, 10) is None:
             raise RuntimeError(f"pitemp-sink did not subscribe: see {serr}")
@@ -302,8 +311,6 @@ def fleet_run(root, series, n, q):
     finally:
         stop(sink)
         stop(b)
-        if outdir != d:
-            shutil.rmtree(outdir, ignore_errors=True)
 
 
 def machine():
@@ -334,7 +341,8 @@ def main():
     ap.add_argument("--duration", type=float, default=DURATION_DEFAULT,
                     help=f"seconds of sending per fleet run (default {DURATION_DEFAULT})")
     ap.add_argument("--no-stop", action="store_true", help="go on past the first failing N")
-    ap.add_argument("--series", choices=SERIES, help="only this output (default: disk then tmpfs)")
+    ap.add_argument("--series", help="comma-separated, of " + ", ".join(SERIES)
+                    + " (default: all three, in that order)")
     ap.add_argument("--skip-generator", action="store_true", help="leave out the generator's ceiling")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
                     help="where fleet.md, fleet.png and fleet.json go (default bench/results)")
@@ -342,10 +350,10 @@ def main():
     DURATION = args.duration
     ns = tuple(int(x) for x in args.sensors.split(",")) if args.sensors else NS
     qos = (args.qos,) if args.qos is not None else QOS
-    series = (args.series,) if args.series else SERIES
-    if "tmpfs" in series and not os.path.isdir(TMPFS):
-        log(f"fleet.py: no {TMPFS}: the tmpfs series is left out")
-        series = tuple(s for s in series if s != "tmpfs")
+    series = tuple(args.series.split(",")) if args.series else tuple(SERIES)
+    for sr in series:
+        if sr not in SERIES:
+            ap.error(f"--series: '{sr}' is not one of {', '.join(SERIES)}")
     gen_ns = tuple(n for n in ns if n in GEN_NS) if args.sensors else GEN_NS
     for prog in ("pitemp-bench", "pitemp-sink"):
         if not os.access(os.path.join(BIN, prog), os.X_OK):

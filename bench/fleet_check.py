@@ -47,7 +47,7 @@ def check(csv_path, bench, prefix):
     n, first = bench["sensors"], bench["first"]
     want = {f"{prefix}{first + i:04d}": c
             for i, c in enumerate(expected_counts(bench["samples"], n))}
-    seqs, boots, order_first = {}, {}, {}
+    seqs, boots = {}, {}
     lat = []
     rows = bad_rows = 0
     with open(csv_path, newline="") as f:
@@ -63,10 +63,11 @@ def check(csv_path, bench, prefix):
             dev, boot, seq = row[0], row[1], int(row[2])
             seqs.setdefault(dev, []).append(seq)
             boots.setdefault(dev, set()).add(boot)
-            order_first.setdefault(dev, seq)
             lat.append(ts_us(row[7]) - ts_us(row[3]))
     lost = dup = holes_devices = 0
-    sink_gaps = 0       # as the sink counts them: from each stream's first seen seq
+    # As the sink counts gaps: per stream, the seqs missing below the
+    # highest one seen (a boot starts at seq 0), holes filled later not.
+    sink_gaps = 0
     for dev, k in want.items():
         got = seqs.get(dev, [])
         distinct = set(got)
@@ -75,8 +76,7 @@ def check(csv_path, bench, prefix):
         lost += missing
         holes_devices += missing > 0
         if distinct:
-            sink_gaps += max(distinct) - order_first[dev] + 1 - len(
-                [s for s in distinct if s >= order_first[dev]])
+            sink_gaps += max(distinct) + 1 - len(distinct)
     extra = sorted(d for d in seqs if d not in want)
     lat.sort()
     return {

@@ -8,8 +8,8 @@ it down):
  1. The generator's own ceiling. pitemp-bench alone against mosquitto (no
     subscriber, so the broker only reads), at 100 Hz, N = 100, 200, 500,
     1000, 2000, QoS 0 then 1, 5 s each, until it cannot keep its schedule
-    (late p99 over one period, 10 ms, or readings not sent in time). Past
-    that N, a fleet figure is about the load, not the server.
+    (sends leaving more than 50 ms late at p99, or readings not sent in
+    time). Past that N, a fleet figure is about the load, not the server.
  2. The fleet, in three series that differ only in what waits for the
     disk: "shipped" (the sink's default --sync full, an fsync per reading,
     and the broker as shipped, saving its database at every change),
@@ -25,8 +25,9 @@ it down):
     exactly once, lost, duplicates, latency ts -> recv_ts p50/p99/max; the
     sink's summary and the bench's totals must agree with it. CPU (% of one
     core, first send to last reading held) of broker, sink and bench, peak
-    RSS of each. A run passes with 0 lost, 0 duplicates, p99 <= 50 ms and
-    the generator on schedule; a QoS stops at its first failing N.
+    RSS of each. A run passes with 0 lost, 0 duplicates, p99 <= 50 ms, the
+    counts agreeing and the generator on schedule (as in 1.); a QoS stops
+    at its first failing N.
  3. The report: bench/results/fleet.md, fleet.png (gnuplot: N against CPU
     and latency) and fleet.json; raw files (each run's logs, csv, the
     bench's JSON) under build/bench-fleet/.
@@ -73,7 +74,11 @@ DURATION_DEFAULT = 10
 DURATION = DURATION_DEFAULT
 GEN_DURATION = 5
 P99_LIMIT_MS = 50.0
-GEN_LATE_LIMIT_MS = 1000.0 / RATE      # one period
+# The generator keeps up while its sends leave within the latency budget:
+# its own jitter (being descheduled for a few ms) does not count against
+# the server, since each reading's ts is taken when it is sent; falling
+# behind (lateness growing to seconds) does.
+GEN_LATE_LIMIT_MS = P99_LIMIT_MS
 CATCH_UP_S = 60                        # for the sink after the bench exits
 PREFIX = "fleet-"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -306,7 +311,7 @@ def fleet_run(root, series, n, q):
         row["sink_summary"] = fleet_report.sink_summary(serr)
         row["check"] = fleet_check.check(out, res, PREFIX)
         row["problems"] = fleet_report.disagreements(row)
-        row["ok"] = fleet_report.passes(row, P99_LIMIT_MS)
+        row["ok"] = fleet_report.passes(row, P99_LIMIT_MS, GEN_LATE_LIMIT_MS)
         return row
     finally:
         stop(sink)

@@ -243,8 +243,19 @@ def summary(report):
 def write(report, results, plotdir):
     os.makedirs(results, exist_ok=True)
     os.makedirs(plotdir, exist_ok=True)
+    # One line per run: readable in a diff, small enough to keep in git.
     with open(os.path.join(results, "fleet.json"), "w") as f:
-        json.dump(report, f, indent=1, default=str)
+        f.write("{\n")
+        keys = list(report)
+        for i, k in enumerate(keys):
+            v = report[k]
+            sep = "," if i < len(keys) - 1 else ""
+            if isinstance(v, list):
+                f.write(f' "{k}": [\n' + ",\n".join(
+                    "  " + json.dumps(x, default=str) for x in v) + f"\n ]{sep}\n")
+            else:
+                f.write(f' "{k}": {json.dumps(v, default=str)}{sep}\n')
+        f.write("}\n")
     for sr in SERIES_DESC:
         for q in (0, 1):
             with open(os.path.join(plotdir, f"fleet-{sr}-q{q}.dat"), "w") as f:

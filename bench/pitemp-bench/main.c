@@ -14,7 +14,6 @@
  * all N clients of the process) stay inside lib/mqtt*.c and fleet.c.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,28 +23,19 @@
 #include <time.h>
 
 #include "fleet.h"
+#include "options.h"
 #include "pt_cli.h"
 #include "pt_log.h"
-#include "pt_opts.h"
 #include "pt_pacer.h"
-#include "pt_reading.h"
 #include "pt_time.h"
 #include "report.h"
 #include "stats.h"
 
 #define NS_PER_S        1000000000LL
-#define FD_SPARE        64      /* descriptors beyond one per sensor */
 #define BUFFER_SECONDS  60      /* as pitemp-sensor: readings held per sensor */
 #define STOP_MS         2000    /* per sensor: "offline" and disconnect */
 
 static volatile sig_atomic_t stop;
-
-struct bench_opts {
-	unsigned    sensors, first;
-	double      rate, duration, connect_timeout, drain_timeout;
-	int         qos, port, json, verbose;
-	const char *host, *prefix;
-};
 
 struct ticker {
 	int64_t            start_ns, next_ns, last_ns;
@@ -62,206 +52,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static const char usage[] =
-"Usage: pitemp-bench --sensors N [--rate HZ] [-q QOS] [--duration S]\n"
-"                    [-h HOST] [-p PORT] [--prefix NAME] [--first K] [--json]\n"
-"\n"
-"N simulated pitemp sensors in one process, each with its own MQTT\n"
-"connection, client id and device <prefix>NNNN (K, K+1, ...), boot id, seq\n"
-"from 0, and retained status topic with will; sends spread evenly over the\n"
-"period on absolute deadlines. Prints sent, acknowledged, errors and its own\n"
-"CPU every second, then the totals (--json: one JSON object on stdout).\n"
-"\n"
-"  --sensors N          simulated sensors (1..100000; required)\n"
-"  --rate HZ            readings per second per sensor (default 100)\n"
-"  -q, --qos 0|1|2      MQTT QoS of the readings (default 1)\n"
-"  --duration S         seconds of sending (default 10)\n"
-"  -h, --host H         broker (default localhost)\n"
-"  -p, --port P         broker port (default 1883)\n"
-"  --prefix NAME        device name prefix (default bench-)\n"
-"  --first K            number of the first sensor (default 0)\n"
-"  --connect-timeout S  wait this long for all N to connect (default 10 + N/50)\n"
-"  --drain-timeout S    after sending, wait this long for acknowledgements\n"
-"                       (default 30)\n"
-"  --json               the totals as one JSON object on stdout\n"
-"  -d, --debug          debug logging (--verbose)\n"
-"  --help, --version\n"
-"\n"
-"Sending stops at twice --duration (at least --duration + 5 s) even when the\n"
-"schedule is not done: a generator that far behind measures itself.\n"
-"\n"
-"Exit status: 0 every reading scheduled was sent and acknowledged (QoS 0:\n"
-"written), 1 some were not sent in time, dropped, failed or not acknowledged,\n"
-"2 usage (also: N needs more open files than the limit allows), 3 not all\n"
-"sensors connected within --connect-timeout.\n";
-
-enum { O_SENSORS = 256, O_RATE, O_DURATION, O_PREFIX, O_FIRST, O_JSON,
-       O_CONNECT_TIMEOUT, O_DRAIN_TIMEOUT, O_HELP, O_VERSION };
-
-static const struct option longopts[] = {
-	{ "sensors", required_argument, NULL, O_SENSORS },
-	{ "rate", required_argument, NULL, O_RATE },
-	{ "qos", required_argument, NULL, 'q' },
-	{ "duration", required_argument, NULL, O_DURATION },
-	{ "host", required_argument, NULL, 'h' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "prefix", required_argument, NULL, O_PREFIX },
-	{ "first", required_argument, NULL, O_FIRST },
-	{ "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
-	{ "drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "verbose", no_argument, NULL, 'd' },
-	{ "help", no_argument, NULL, O_HELP },
-	{ "version", no_argument, NULL, O_VERSION },
-	{ NULL, 0, NULL, 0 },
-};
-
-static int
-bad(const char *opt, const char *val, const char *want)
-{
-	pt_log_errx("option %s: '%s' is not %s (see --help)", opt, val, want);
-	return PT_EXIT_USAGE;
-}
-
-/* -1 to go on, else the exit status. */
-static int
-parse(struct bench_opts *o, int argc, char **argv)
-{
-	uint64_t u;
-	int c, have_sensors = 0;
-
-	memset(o, 0, sizeof(*o));
-	o->rate = 100;
-	o->qos = 1;
-	o->duration = 10;
-	o->host = "localhost";
-	o->port = PT_PORT_MQTT;
-	o->prefix = "bench-";
-	o->drain_timeout = 30;
-	o->connect_timeout = -1;
-	while ((c = getopt_long(argc, argv, "q:h:p:d", longopts, NULL)) != -1) {
-		switch (c) {
-		case O_SENSORS:
-			if (pt_parse_u64(optarg, 1, 100000, &u) < 0)
-				return bad("--sensors", optarg, "a whole number in 1..100000");
-			o->sensors = (unsigned)u;
-			have_sensors = 1;
-			break;
-		case O_RATE:
-			if (pt_parse_double(optarg, 0.001, 100000, &o->rate) < 0)
-				return bad("--rate", optarg, "a rate in 0.001..100000 Hz");
-			break;
-		case 'q':
-			if (pt_parse_u64(optarg, 0, 2, &u) < 0)
-				return bad("--qos", optarg, "0, 1 or 2");
-			o->qos = (int)u;
-			break;
-		case O_DURATION:
-			if (pt_parse_double(optarg, 0.001, 86400, &o->duration) < 0)
-				return bad("--duration", optarg, "a time in 0.001..86400 s");
-			break;
-		case 'h':
-			o->host = optarg;
-			break;
-		case 'p':
-			if (pt_parse_u64(optarg, 1, 65535, &u) < 0)
-				return bad("--port", optarg, "a port in 1..65535");
-			o->port = (int)u;
-			break;
-		case O_PREFIX:
-			if (strlen(optarg) > PT_DEVICE_MAX - 5 ||
-			    strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			    "0123456789._-") != strlen(optarg))
-				return bad("--prefix", optarg, "0-59 of A-Z a-z 0-9 . _ -");
-			o->prefix = optarg;
-			break;
-		case O_FIRST:
-			if (pt_parse_u64(optarg, 0, 1000000, &u) < 0)
-				return bad("--first", optarg, "a whole number in 0..1000000");
-			o->first = (unsigned)u;
-			break;
-		case O_CONNECT_TIMEOUT:
-			if (pt_parse_double(optarg, 0.1, 3600, &o->connect_timeout) < 0)
-				return bad("--connect-timeout", optarg, "a time in 0.1..3600 s");
-			break;
-		case O_DRAIN_TIMEOUT:
-			if (pt_parse_double(optarg, 0, 3600, &o->drain_timeout) < 0)
-				return bad("--drain-timeout", optarg, "a time in 0..3600 s");
-			break;
-		case O_JSON:
-			o->json = 1;
-			break;
-		case 'd':
-			o->verbose = 1;
-			break;
-		case O_HELP:
-			fputs(usage, stdout);
-			return PT_EXIT_OK;
-		case O_VERSION:
-			printf("pitemp-bench %s\n", PITEMP_VERSION);
-			return PT_EXIT_OK;
-		default:
-			pt_log_errx("unknown option or missing value (see --help)");
-			return PT_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		pt_log_errx("unexpected argument '%s' (see --help)", argv[optind]);
-		return PT_EXIT_USAGE;
-	}
-	if (!have_sensors) {
-		pt_log_errx("option --sensors is required (see --help)");
-		return PT_EXIT_USAGE;
-	}
-	if (llround(o->duration * o->rate) < 1)
-		return bad("--duration", "too short", "long enough for one reading per sensor");
-	if (o->connect_timeout < 0)
-		o->connect_timeout = 10.0 + o->sensors / 50.0;
-	return -1;
-}
-
-/*
- * One descriptor per sensor (its socket) plus the process's own. Raise the
- * soft limit as far as needed; past the hard limit only a privileged
- * process can go. 0, or -EMFILE when N cannot be served (logged).
- */
-static int
-raise_nofile(const struct bench_opts *o, uint64_t *have, uint64_t *needed)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)o->sensors + FD_SPARE;
-
-	*needed = need;
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-		pt_log_err("getrlimit(RLIMIT_NOFILE)");
-		return -errno;
-	}
-	if (rl.rlim_cur < need) {
-		struct rlimit want = rl;
-
-		want.rlim_cur = need;
-		if (want.rlim_max != RLIM_INFINITY && want.rlim_max < need)
-			want.rlim_max = need;       /* works with CAP_SYS_RESOURCE */
-		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-			rl = want;
-		else if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max > rl.rlim_cur) {
-			rl.rlim_cur = rl.rlim_max;  /* as far as we may */
-			(void)setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
-	*have = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-		pt_log_errx("option --sensors: %u sensors need %llu open files, the limit "
-		    "is %llu (ulimit -Hn; raising it needs root or CAP_SYS_RESOURCE): "
-		    "at most %llu sensors can be served", o->sensors,
-		    (unsigned long long)need, (unsigned long long)rl.rlim_cur,
-		    rl.rlim_cur > FD_SPARE ? (unsigned long long)(rl.rlim_cur - FD_SPARE) : 0ULL);
-		return -EMFILE;
-	}
-	return 0;
 }
 
 static double
@@ -281,6 +71,31 @@ cpu_now(void)
 	double u, s;
 
 	return cpu_seconds(&u, &s);
+}
+
+/*
+ * Peak RSS of this process in KiB: VmHWM of /proc/self/status. Not
+ * ru_maxrss: at exec the kernel carries the parent's peak into it, so a
+ * bench started by a big parent (a Python script) would report the
+ * parent's memory. ru_maxrss only where /proc is missing.
+ */
+static long
+peak_rss_kib(void)
+{
+	struct rusage ru;
+	char line[128];
+	long kib = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+				break;
+		fclose(f);
+	}
+	if (kib < 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+		kib = ru.ru_maxrss;
+	return kib;
 }
 
 static void
@@ -474,7 +289,6 @@ main(int argc, char **argv)
 	struct fleet *f = NULL;
 	struct ticker tk;
 	struct stats late_all;
-	struct rusage ru;
 	int64_t t0, t_send, late_max_us = 0;
 	double cpu_send0;
 	char err[300];
@@ -482,7 +296,7 @@ main(int argc, char **argv)
 
 	memset(&tk, 0, sizeof(tk));
 	pt_log_init("pitemp-bench", 0);
-	if ((rc = parse(&o, argc, argv)) >= 0)
+	if ((rc = options_parse(&o, argc, argv)) >= 0)
 		return rc;
 	pt_log_init("pitemp-bench", o.verbose);
 	pt_cli_signals(on_signal);
@@ -499,7 +313,7 @@ main(int argc, char **argv)
 	r.prefix = o.prefix;
 	r.per_sensor = (uint64_t)llround(o.duration * o.rate);
 	r.scheduled = r.per_sensor * o.sensors;
-	if (raise_nofile(&o, &r.nofile, &r.nofile_needed) < 0)
+	if (options_raise_nofile(&o, &r.nofile, &r.nofile_needed) < 0)
 		return PT_EXIT_USAGE;
 
 	memset(&fc, 0, sizeof(fc));
@@ -534,8 +348,7 @@ main(int argc, char **argv)
 	r.late_p99_ms = late_all.lat_n ? stats_latency_ms(&late_all, 0.99) : 0;
 	r.late_max_ms = (double)late_max_us / 1000.0;
 	(void)cpu_seconds(&r.cpu_user_s, &r.cpu_sys_s);
-	getrusage(RUSAGE_SELF, &ru);
-	r.max_rss_kib = ru.ru_maxrss;
+	r.max_rss_kib = peak_rss_kib();
 	r.wall_s = (double)(pt_time_mono_ns() - t0) / 1e9;
 	r.ticks = tk.ticks;
 	r.nticks = tk.n;

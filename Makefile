@@ -208,8 +208,8 @@ bench: all
 # `make bench-fleet`: how many sensors one mosquitto and one pitemp-sink hold
 # (bench/fleet.py): the generator's own ceiling, then pitemp-bench at 100 Hz
 # for N = 10 .. 2000 at QoS 0 and 1, the sink's file checked per device;
-# writes bench/results/fleet.md, fleet.png and fleet.json. About 10 minutes,
-# at most about 40 (bench/README.md). Not part of `make check`.
+# writes bench/results/fleet.md, fleet.png and fleet.json. 3-4 minutes here,
+# at most about an hour (bench/README.md). Not part of `make check`.
 .PHONY: bench-fleet
 bench-fleet: all
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/fleet.py

@@ -33,7 +33,7 @@ it down):
     bench's JSON) under build/bench-fleet/.
 
 Bounded: each run is killed (by PID) past its own deadline; the whole plan
-takes about 10 minutes here, at most about 40 (every run at its bound). A
+takes 3-4 minutes here and at most about an hour (bench/README.md). A
 benchmark: it prints figures and asserts nothing; exit status 1 only when
 a run could not be made at all (a program missing or not starting).
 

@@ -35,8 +35,8 @@ def generate_bridge_conf(port, bind, persist_dir, central, out_path):
         key = line.split()[:1]
         if key == ["listener"]:
             out.append(f"listener {port} {bind}")
-        elif key == ["persistence_location"]:
-            out.append(f"persistence_location {persist_dir}/")
+        elif key == ["persistence"]:
+            out += [line, f"persistence_location {persist_dir}/"]
         elif key == ["address"]:
             out.append(f"address {central}")
         elif key and key[0].startswith("log_"):
@@ -44,6 +44,7 @@ def generate_bridge_conf(port, bind, persist_dir, central, out_path):
         else:
             out.append(line)
     assert sum(l.startswith("address ") for l in out) == 1
+    assert sum(l.startswith("persistence_location ") for l in out) == 1
     Path(out_path).write_text("\n".join(out + TEST_LOG_SETTINGS) + "\n")
 
 

@@ -27,6 +27,7 @@ from conftest import (REPO, SECURE_SETUP, Broker, bounded_polls, free_port,
 DEBIAN_CONF = Path("/etc/mosquitto/mosquitto.conf")
 DEV_PROFILE = REPO / "broker-config" / "mosquitto.dev.conf"
 SECURE_PROFILE = REPO / "broker-config" / "mosquitto.secure.conf"
+BRIDGE_PROFILE = REPO / "broker-config" / "mosquitto.bridge.conf"
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 SENSOR, SINK_USER = "pi-sensor-1", "pitemp-sink"
 
@@ -145,6 +146,25 @@ def test_dev_profile_in_debian_conf_d_delivers_a_reading(bins, procs, workdir,
     deliver_one(procs, bins, b.port, b.port, workdir / "readings.txt")
     # Debian's persistence_location is the one in use: the database is
     # saved there on a clean stop.
+    b.stop()
+    assert (b.debian_persist / "mosquitto.db").exists(), b.describe()
+
+
+# --------------------------------------------------------------------------
+# The site bridge profile in Debian's conf.d, bridged to a central broker
+
+def test_bridge_profile_in_debian_conf_d_forwards_to_the_centre(
+        bins, procs, workdir, debian_broker, broker):
+    b, central = debian_broker, broker
+    text = BRIDGE_PROFILE.read_text()
+    assert re.search(r"(?m)^listener 1883$", text), BRIDGE_PROFILE
+    assert re.search(r"(?m)^address \S+$", text), BRIDGE_PROFILE
+    text = re.sub(r"(?m)^listener 1883$", f"listener {b.port} 127.0.0.1", text)
+    text = re.sub(r"(?m)^address \S+$", f"address 127.0.0.1:{central.port}", text)
+    (b.confd / "pitemp.conf").write_text(text)
+    b.start()
+    # Sensor on the site broker, sink on the central one.
+    deliver_one(procs, bins, central.port, b.port, workdir / "readings.txt")
     b.stop()
     assert (b.debian_persist / "mosquitto.db").exists(), b.describe()
 
@@ -282,6 +302,7 @@ def test_secure_profile_persistence_is_the_dev_profiles():
     for key in PERSISTENCE_KEYS:
         assert dev.get(key) == sec.get(key), \
             f"{key}: dev {dev.get(key)} secure {sec.get(key)}"
-    # Neither sets what Debian's mosquitto.conf already does.
+    # No profile sets what Debian's mosquitto.conf already does.
+    bridge = settings(BRIDGE_PROFILE)
     for key in ("persistence_location", "pid_file"):
-        assert key not in dev and key not in sec, key
+        assert key not in dev and key not in sec and key not in bridge, key

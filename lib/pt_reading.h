@@ -30,4 +30,10 @@ struct pt_reading {
 	int64_t  raw;
 };
 
+/*
+ * A new boot id: PT_BOOT_LEN lowercase hex characters from getrandom(2),
+ * NUL terminated, into out. 0, or -errno. (reading.c)
+ */
+int pt_reading_boot_id(char out[PT_BOOT_LEN + 1]);
+
 #endif

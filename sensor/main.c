@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -79,18 +78,6 @@ valid_device(const char *s)
 		return 0;
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789._-") == n;
-}
-
-static int
-make_boot_id(char out[PT_BOOT_LEN + 1])
-{
-	unsigned char b[PT_BOOT_LEN / 2];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -errno;
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
 }
 
 /* Build and publish the reading of one sample. 0, or -ENOBUFS when it was
@@ -289,7 +276,7 @@ main(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	if (make_boot_id(c.boot) < 0) {
+	if (pt_reading_boot_id(c.boot) < 0) {
 		pt_log_err("getrandom");
 		goto out;
 	}

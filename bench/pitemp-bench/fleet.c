@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "pt_codec.h"
@@ -88,18 +87,6 @@ on_event(void *ctx, enum pt_mqtt_event ev, const char *detail)
 }
 
 static int
-make_boot_id(char out[PT_BOOT_LEN + 1])
-{
-	unsigned char b[PT_BOOT_LEN / 2];
-
-	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
-		return -errno;
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
-	return 0;
-}
-
-static int
 sensor_init(struct fleet *f, struct sensor *s, unsigned num, char *err,
             size_t err_cap)
 {
@@ -116,7 +103,7 @@ sensor_init(struct fleet *f, struct sensor *s, unsigned num, char *err,
 	}
 	snprintf(s->topic, sizeof(s->topic), "pitemp/%s/temperature", s->device);
 	snprintf(s->status, sizeof(s->status), "pitemp/%s/status", s->device);
-	if ((rc = make_boot_id(s->boot)) < 0) {
+	if ((rc = pt_reading_boot_id(s->boot)) < 0) {
 		snprintf(err, err_cap, "getrandom: %s", strerror(-rc));
 		return rc;
 	}

@@ -256,6 +256,7 @@ static void
 drain_all(struct fleet *f, const struct bench_opts *o, struct bench_result *r,
           struct ticker *tk)
 {
+	struct fleet_totals t;
 	int64_t t0 = pt_time_mono_ns(), end, now;
 
 	end = t0 + (int64_t)(o->drain_timeout * 1e9);
@@ -272,7 +273,12 @@ drain_all(struct fleet *f, const struct bench_opts *o, struct bench_result *r,
 			break;
 	}
 	now = pt_time_mono_ns();
-	if (now - tk->last_ns > NS_PER_S / 10)  /* the last, partial second */
+	/* The last, partial second, whenever it counted anything: the lines
+	 * add up to the totals. */
+	fleet_totals(f, &t);
+	if (t.sent != tk->last.sent || t.acked != tk->last.acked ||
+	    t.dropped + t.failed + t.errors !=
+	    tk->last.dropped + tk->last.failed + tk->last.errors)
 		ticker_emit(tk, f, o->json, now);
 	r->drain_s = (double)(now - t0) / 1e9;
 	if (!r->drained)

@@ -21,7 +21,9 @@ enum dedup_verdict {
 };
 
 /* window: seqs remembered per stream (0: default 65536); max_streams
- * (0: default 1024). NULL with errno on failure. */
+ * (0: default 16384; a stream's window bitmap, window/8 bytes, is only
+ * allocated when a stream first takes its slot). NULL with errno on
+ * failure. */
 struct dedup *dedup_new(uint32_t window, uint32_t max_streams);
 void dedup_free(struct dedup *d); /* accepts NULL */
 

@@ -261,6 +261,29 @@ dedup_eviction_keeps_memory_bounded(void **state)
 	dedup_free(d);
 }
 
+/* A fleet: 2000 sensors interleaved, 50 readings each, through the default
+ * table: every reading is new, none is a gap (an evicted live stream would
+ * start afresh and count the seqs below it missing). */
+static void
+dedup_default_table_holds_a_fleet_of_2000_sensors(void **state)
+{
+	struct dedup *d = dedup_new(0, 0);
+	char dev[32];
+	int64_t gap, gaps = 0;
+
+	(void)state;
+	assert_non_null(d);
+	for (uint64_t seq = 0; seq < 50; seq++)
+		for (int i = 0; i < 2000; i++) {
+			snprintf(dev, sizeof(dev), "bench-%04d", i);
+			assert_int_not_equal(dedup_check(d, dev, "0123456789abcdef", seq, &gap),
+			    DEDUP_DUPLICATE);
+			gaps += gap;
+		}
+	assert_int_equal(gaps, 0);
+	dedup_free(d);
+}
+
 static void
 dedup_accepts_null(void **state)
 {
@@ -285,6 +308,7 @@ main(void)
 		cmocka_unit_test(dedup_matches_an_exact_model_over_random_arrivals),
 		cmocka_unit_test(dedup_evicts_the_least_recently_used_stream),
 		cmocka_unit_test(dedup_eviction_keeps_memory_bounded),
+		cmocka_unit_test(dedup_default_table_holds_a_fleet_of_2000_sensors),
 		cmocka_unit_test(dedup_accepts_null),
 	};
 

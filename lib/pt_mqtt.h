@@ -67,9 +67,12 @@ struct pt_mqtt_cfg {
 	void (*on_event)(void *ctx, enum pt_mqtt_event ev, const char *detail);
 	/* Paho's thread. Return 0 when the message was handled, non-zero to
 	 * have it delivered again later (paho keeps it queued, and with
-	 * persist_dir also across a restart). Note: paho 1.3 sends a QoS 1
-	 * PUBACK *before* calling this (QoS 2: PUBCOMP after), so the broker
-	 * forgets a QoS 1 message as this starts; store it first thing. */
+	 * persist_dir also across a restart). paho 1.3.12 calls this on its
+	 * receive thread and sends the QoS 1 PUBACK (QoS 2: PUBCOMP) only
+	 * after it returns (a message queued behind a busy callback is in
+	 * persist_dir first); at QoS 2 the broker forgets the message at
+	 * PUBREC, so only persist_dir keeps it across a kill
+	 * (tests/integration/test_qos.py). */
 	int  (*on_message)(void *ctx, const char *topic, const void *payload,
 	                   size_t len);
 };

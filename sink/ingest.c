@@ -5,16 +5,17 @@
  *
  * In MQTT mode it runs on paho's thread inside the message callback and
  * stores the reading (as a logger: safe against a kill, see store.h)
- * before returning. paho 1.3 sends a QoS 1 PUBACK just before it queues
- * the message for this callback, so a kill -9 in those microseconds can
- * lose one reading (the sink reports it as a gap on the next one); a crash
- * after the store can only repeat a reading, which dedup and the store's
- * recovery absorb. When the store cannot take readings (a full disk, a
- * database away: store_transient), the callback waits rather than return
- * (sink_hold()): paho reads nothing more meanwhile, so the broker keeps what
- * was not stored. In socket mode it runs on the main thread from the
- * listener's loop, and what it returns is what the sensor is answered
- * (pt_ack.h). ctx->lock guards all it touches.
+ * before returning; paho 1.3.12 acknowledges the message (PUBACK, or
+ * PUBCOMP at QoS 2) only after that, so a kill -9 before the store loses
+ * nothing (the broker, or at QoS 2 paho's files, has it:
+ * tests/integration/test_qos.py); a crash after the store can only repeat
+ * a reading, which dedup and the store's recovery absorb. When the store
+ * cannot take readings (a full disk, a database away: store_transient),
+ * the callback waits rather than return (sink_hold()): paho reads nothing
+ * more meanwhile, so the broker keeps what was not stored. In socket
+ * mode it runs on the main thread from the listener's loop, and what it
+ * returns is what the sensor is answered (pt_ack.h). ctx->lock guards all
+ * it touches.
  */
 #include <errno.h>
 #include <pthread.h>

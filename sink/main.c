@@ -237,6 +237,12 @@ start_mqtt(struct sink_ctx *c, const char *password)
 	if (!cfg.clean_session &&
 	    (c->state_dir = store_state_path(&c->scfg, ".mqtt")) != NULL)
 		cfg.persist_dir = c->state_dir;
+	/* QoS 2: the broker forgets a message once paho answered PUBREC,
+	 * before the sink has it; only paho's files keep it across a kill. */
+	if (!cfg.clean_session && cfg.persist_dir == NULL && c->opts.qos == 2)
+		pt_log_warnx("-q 2 without client persistence (-o - needs "
+		    "--state-dir): a kill -9 loses the readings paho has answered "
+		    "with PUBREC; give --state-dir, or use -q 1");
 	cfg.sub_filter = filter;
 	cfg.sub_qos = c->opts.qos;
 	cfg.username = c->opts.username;

@@ -93,9 +93,11 @@ store_state_path(const struct store_cfg *cfg, const char *suffix)
 	char *out = NULL;
 	int n, i = find(cfg->format), dirlen;
 
-	if (path == NULL || strcmp(path, "-") == 0)
+	/* stdout keeps no state unless told where (--state-dir): a pipe is
+	 * not a place to put it beside. */
+	if (path == NULL || (strcmp(path, "-") == 0 && cfg->state_dir == NULL))
 		return NULL;
-	if (i >= 0 && formats[i].uri) {
+	if ((i >= 0 && formats[i].uri) || strcmp(path, "-") == 0) {
 		safe_name(cfg->client_id != NULL ? cfg->client_id : "pitemp-sink",
 		    id, sizeof(id));
 		base = id;

@@ -100,7 +100,8 @@ int store_sync_parse(const char *s, enum store_sync *out);
  * (".mqtt": paho's persistence; ".journal": store_pg.c's journal):
  * "<dir>/.<base><suffix>" where base is the output file's name and dir its
  * directory (or --state-dir); for a database URI base is the client id and
- * dir --state-dir or ".". NULL for "-" or ENOMEM. The caller frees it.
+ * dir --state-dir or "."; for "-" (stdout) likewise, but only with
+ * --state-dir. NULL for "-" without it, or ENOMEM. The caller frees it.
  */
 char *store_state_path(const struct store_cfg *cfg, const char *suffix);
 

@@ -133,7 +133,13 @@ store_state_lives_beside_the_output_file(void **state)
 	assert_non_null(p = store_state_path(&c, ".mqtt"));
 	assert_string_equal(p, "/srv/state/.readings.txt.mqtt");
 	free(p);
+	/* stdout: only where --state-dir says, named by the client id. */
 	c.output = "-";
+	c.client_id = "pitemp-sink-x";
+	assert_non_null(p = store_state_path(&c, ".mqtt"));
+	assert_string_equal(p, "/srv/state/.pitemp-sink-x.mqtt");
+	free(p);
+	c.state_dir = NULL;
 	assert_null(store_state_path(&c, ".mqtt"));
 }
 

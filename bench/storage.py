@@ -106,7 +106,10 @@ class Store:
         with open(self.out) as f:
             next(f)
             for line in f:
-                dev, _, seq = line.split(",")[:3]
+                if self.fmt == "csv":
+                    dev, _, seq = line.split(",")[:3]
+                else:                   # text: seq ts device temp_c
+                    seq, _, dev = line.split()[:3]
                 seqs.setdefault(dev, []).append(int(seq))
         return {d: (len(s), len(set(s)), max(s) + 1) for d, s in seqs.items()}
 
@@ -168,7 +171,8 @@ def wait_rows(store, n, proc, timeout, stall=None):
             break
         if stall is not None and time.monotonic() - t_last > stall:
             break
-        time.sleep(0.05)
+        # count(*) is a scan: ask a database less often, it competes.
+        time.sleep(0.05 if store.fmt in ("text", "csv") else 0.25)
     return got, t_last
 
 
@@ -184,16 +188,25 @@ def drain_run(fmt, root, pg, k):
         if not publish(port, n, "drain"):
             return None, "a publisher failed"
         n = n // PUBLISHERS * PUBLISHERS
+        c0p = pg_cpu(pg) if pg is not None else 0
         t0 = time.monotonic()
         sink = start_sink(sink_argv(port, store, cid, d), d, "sink")
         got, t1 = wait_rows(store, n, sink, 60 + n / 500)
+        c1p = pg_cpu(pg) if pg is not None else 0
         sink.send_signal(signal.SIGTERM)
         cpu = reap(sink)
         per = store.per_device()
         bad = sum(r - dist + (m - dist) for r, dist, m in per.values())
         if got != n or bad:
             return None, f"{got} rows of {n}, {bad} lost or doubled; see {d}"
-        return {"n": n, "wall": t1 - t0, "cpu": cpu}, None
+        r = {"n": n, "wall": t1 - t0, "cpu": cpu, "pg_cpu": c1p - c0p}
+        if fmt == "postgresql":
+            # Commits the sink made, from the server's statistics (they
+            # lag by up to a second: wait for them to settle).
+            time.sleep(1.5)
+            r["commits"] = int(pg.psql(store.db, "select xact_commit from pg_stat_database"
+                                       " where datname = current_database()"))
+        return r, None
     finally:
         fleet.stop(b)
 
@@ -235,6 +248,22 @@ def fleet_run(fmt, root, pg, n):
         fleet.stop(b)
 
 
+def pg_cpu(pg):
+    """CPU seconds of the PostgreSQL server: the postmaster and its
+    children (backends, WAL writer, checkpointer)."""
+    total = 0.0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.split("/")[2])
+        if pid == pg.proc.pid or int(fields[1]) == pg.proc.pid:
+            total += (int(fields[11]) + int(fields[12])) / fleet.CLK_TCK
+    return total
+
+
 def catch_up(root, pg):
     d = os.path.join(root, "catch-up")
     os.makedirs(d)
@@ -263,11 +292,12 @@ def catch_up(root, pg):
         # From the reconnect on (its backoff is up to 10 s, not the point).
         if fleet.wait_line(err, ": back after", sink, 60) is None:
             return None, f"the sink did not reconnect: see {err}"
-        t0 = time.monotonic()
+        t0, c0s, c0p = time.monotonic(), fleet.cpu_s(sink.pid), pg_cpu(pg)
         got, t1 = wait_rows(store, n, sink, 120 + n / 1000)
+        c1s, c1p = fleet.cpu_s(sink.pid), pg_cpu(pg)
         if got != n:
             return None, f"{got} rows of {n}"
-        return {"n": n, "wall": t1 - t0}, None
+        return {"n": n, "wall": t1 - t0, "sink_cpu": c1s - c0s, "pg_cpu": c1p - c0p}, None
     finally:
         fleet.stop(sink)
         fleet.stop(b)
@@ -318,7 +348,10 @@ def main():
                 else:
                     log(f"{fmt:<11} drain  {r['n']} readings in {r['wall']:.2f} s: "
                         f"{r['n'] / r['wall']:.0f} readings/s; sink CPU {r['cpu']:.2f} s "
-                        f"({r['cpu'] / r['n'] * 1e6:.1f} us/reading)")
+                        f"({r['cpu'] / r['n'] * 1e6:.1f} us/reading)"
+                        + (f"; PostgreSQL CPU {r['pg_cpu']:.2f} s "
+                           f"({r['pg_cpu'] / r['n'] * 1e6:.1f} us/reading), "
+                           f"~{r['commits']} transactions" if "commits" in r else ""))
             for n in [int(x) for x in args.fleet.split(",") if x]:
                 r, why = fleet_run(fmt, ROOT, pg, n)
                 if r is not None:
@@ -339,7 +372,9 @@ def main():
             else:
                 log(f"postgresql  catch-up {r['n']} journaled readings committed in "
                     f"{r['wall']:.2f} s after the database came back: "
-                    f"{r['n'] / r['wall']:.0f} readings/s")
+                    f"{r['n'] / r['wall']:.0f} readings/s; CPU sink {r['sink_cpu']:.2f} s "
+                    f"({r['sink_cpu'] / r['n'] * 1e6:.1f} us/reading), PostgreSQL "
+                    f"{r['pg_cpu']:.2f} s ({r['pg_cpu'] / r['n'] * 1e6:.1f} us/reading)")
         if args.per_commit and pg is not None:
             for sc, tps in per_commit(ROOT, pg):
                 log(f"pgbench: a commit per reading, synchronous_commit {sc}: {tps} tps")

@@ -40,6 +40,8 @@
 #include "pt_time.h"
 
 #define BATCH           5000    /* rows per INSERT */
+#define LINGER_MS       10      /* let a small batch grow this long */
+#define LINGER_ROWS     1000    /* ... unless it has this many rows */
 #define BACKOFF_MIN_MS  500
 #define BACKOFF_MAX_MS  10000
 #define REMIND_S        60      /* while the database is away, say so this often */
@@ -60,6 +62,7 @@ struct pg_store {
 	pthread_cond_t   wake;          /* for the writer: work or stop */
 	int              stopping;
 	int              busy;          /* the writer has a segment out */
+	int              idle;          /* the writer waits for work: wake it */
 	uint64_t         appended;      /* lines put this run */
 	uint64_t         committed;     /* rows committed this run (incl. replay) */
 	uint64_t         waiting;       /* lines in the journal not yet committed */
@@ -197,8 +200,18 @@ writer(void *arg)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stopping && journal_pending(p->j) == 0 &&
-		    journal_current(p->j) == 0)
+		    journal_current(p->j) == 0) {
+			p->idle = 1;
 			pthread_cond_wait(&p->wake, &p->mu);
+			p->idle = 0;
+		}
+		/* A reading or a few: let more gather for this batch (put()
+		 * does not wake a writer that is not idle). Fewer, bigger
+		 * commits cost the server and the sink less per reading; the
+		 * reading is acknowledged already, this only delays its row. */
+		if (!p->stopping && journal_pending(p->j) == 0 &&
+		    journal_current(p->j) < LINGER_ROWS)
+			wait_ms(p, LINGER_MS);
 		if (p->stopping)
 			break;
 		if (journal_pending(p->j) == 0 && (rc = journal_rotate(p->j)) < 0) {
@@ -402,7 +415,8 @@ pgs_put(struct store *s, const struct pt_reading *r, const void *payload,
 	if ((rc = journal_append(p->j, line, (size_t)n)) == 0) {
 		p->appended++;
 		p->waiting++;
-		pthread_cond_signal(&p->wake);
+		if (p->idle)
+			pthread_cond_signal(&p->wake);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return rc;

@@ -2,13 +2,16 @@
  * reserve.h: disk space held ahead of an append-only file, so that a
  * reading the sink has taken can always be written.
  *
- * Why: paho acknowledges a QoS 1 message before the sink sees it, so on a
- * full filesystem the reading in hand has nowhere to go (paho's own
- * persistence sits on the same filesystem by default). With a reserve the
- * reading in hand is written from space already held; the sink then asks
- * for more before it takes the next reading, and when none is left it
- * stops taking readings (the broker keeps them) instead of taking one it
- * cannot write.
+ * Why: a logger whose filesystem fills must stop taking readings, not
+ * take one it cannot write. With a reserve the reading in hand is written
+ * at once from space already held, whole (no torn line to cut back), and
+ * the sink asks for more before it takes the next reading; when none is
+ * left it waits (sink_hold()) and takes nothing more (the broker keeps
+ * it). paho 1.3.12 acknowledges only after the callback returns, so the
+ * wait alone keeps the broker's copy of the reading in hand; the reserve
+ * keeps it also where the acknowledgement comes first (older paho
+ * sources), without leaning on paho's own files, which sit on the same
+ * full filesystem by default.
  *
  * The space is held with fallocate(FALLOC_FL_KEEP_SIZE): the file's size
  * does not change, readers see nothing, and writes at the end use the held

@@ -16,16 +16,9 @@
  * full) fsyncs the WAL at every commit: a committed reading survives a
  * power cut too, at the disk's fsync rate (docs/storage.md has figures).
  *
- * Before the commit, put() appends the reading to a local journal
- * (journal.c, ".<db>.journal/" beside the database) with one write(2),
- * as the file formats write their line first. paho has already
- * acknowledged the message when the sink sees it, so a kill before the
- * reading is safe loses it; the journal narrows that window from the
- * commit's ~100 us to the ~10 us of decoding and one write, and holds
- * space ahead (reserve.h) for the reading in hand on a full disk. The
- * next start replays whatever a crash left there (ON CONFLICT DO NOTHING
- * absorbs what was committed already); segments are dropped as their
- * readings are committed.
+ * paho 1.3.12 acknowledges the message only after the callback has
+ * returned, so a kill inside the commit loses nothing: the broker sends
+ * the reading again (docs/delivery.md).
  *
  * A busy database (another writer holding the lock past busy_timeout) and
  * a full disk are transient errors (-EBUSY, -ENOSPC): main.c waits them out.
@@ -39,12 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "journal.h"
 #include "pt_log.h"
 #include "pt_time.h"
 
-#define BUSY_MS     1000
-#define TRIM_LINES  4096    /* committed journal lines before a segment goes */
+#define BUSY_MS 1000
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS readings ("
@@ -77,8 +68,6 @@ struct sqlite_store {
 	enum store_mode mode;
 	uint64_t        rows;       /* inserted by this run */
 	int             done;       /* COMPLETE: committed or abandoned */
-	struct journal *j;
-	int             unsure;     /* a journal line may not be committed */
 };
 
 /* An SQLite result code as -errno, looking at the system call that failed
@@ -200,56 +189,6 @@ insert(struct sqlite_store *q, const struct pt_reading *r, int64_t recv_us)
 	return sqlite3_changes(q->db) == 0 ? 1 : 0;
 }
 
-static int
-replay_row(void *ctx, const struct pt_reading *r, int64_t recv_us)
-{
-	struct sqlite_store *q = ctx;
-	int rc = insert(q, r, recv_us);
-
-	return rc > 1 ? rc : 0;
-}
-
-/* What a crash left in the journal goes in first, in one transaction per
- * segment; then the segment goes. 0 or -errno. */
-static int
-replay(struct sqlite_store *q, struct store_info *info)
-{
-	char path[4096];
-	uint64_t num, off, bad = 0;
-	int rc;
-
-	while (journal_pending_at(q->j, 0, &num, path, sizeof(path)) == 0) {
-		off = 0;
-		if ((rc = sqlite3_exec(q->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK)
-			return to_errno(q->db, rc);
-		rc = journal_read_segment(path, &off, &bad, replay_row, q);
-		if (rc == 0)
-			rc = sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL);
-		if (rc != 0) {
-			(void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
-			return rc < 0 ? rc : to_errno(q->db, rc);
-		}
-		if ((rc = journal_drop(q->j, num)) < 0)
-			return rc;
-	}
-	info->skipped += bad;
-	return 0;
-}
-
-/* Every line so far is committed: let the journal go. */
-static void
-trim(struct sqlite_store *q)
-{
-	char path[4096];
-	uint64_t num;
-
-	if (q->unsure || journal_rotate(q->j) < 0)
-		return;
-	while (journal_pending_at(q->j, 0, &num, path, sizeof(path)) == 0 &&
-	    journal_drop(q->j, num) == 0)
-		;
-}
-
 /* Feed the last rows to the dedup (a restarted logger). */
 static int
 read_tail(struct sqlite_store *q, struct dedup *d, struct store_info *info)
@@ -279,9 +218,6 @@ sq_close(struct store *s)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
 
-	if (q->j != NULL && q->db != NULL)
-		trim(q);
-	journal_close(q->j);
 	close_db(q);
 	free(q->path);
 	free(q);
@@ -292,7 +228,6 @@ sq_open(const struct store_cfg *cfg, struct store_info *info, char *err,
         size_t err_cap)
 {
 	struct sqlite_store *q;
-	char *jdir = NULL;
 	int rc;
 
 	if (cfg->output == NULL || cfg->output[0] == '\0' ||
@@ -313,28 +248,11 @@ sq_open(const struct store_cfg *cfg, struct store_info *info, char *err,
 	q->mode = cfg->mode;
 	if ((rc = open_db(q, err, err_cap)) < 0)
 		goto fail;
-	if ((jdir = store_state_path(cfg, ".journal")) == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, err_cap, "out of memory");
-		goto fail;
-	}
-	if ((q->j = journal_open(jdir, 0)) == NULL) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		snprintf(err, err_cap, "journal %s: %s", jdir, rc == -EBUSY ?
-		    "in use by another pitemp-sink" : strerror(-rc));
-		goto fail;
-	}
-	if ((rc = replay(q, info)) < 0) {
-		snprintf(err, err_cap, "replaying the journal %s into %s: %s", jdir,
-		    q->path, strerror(-rc));
-		goto fail;
-	}
 	if (cfg->mode == STORE_APPEND && cfg->dedup != NULL &&
 	    (rc = read_tail(q, cfg->dedup, info)) < 0)
 		snprintf(err, err_cap, "cannot read back %s: %s", q->path,
 		    sqlite3_errmsg(q->db));
 fail:
-	free(jdir);
 	if (rc < 0) {
 		sq_close(&q->base);
 		errno = -rc;
@@ -348,40 +266,21 @@ sq_put(struct store *s, const struct pt_reading *r, const void *payload,
        size_t len, int64_t recv_us)
 {
 	struct sqlite_store *q = (struct sqlite_store *)s;
-	char line[JOURNAL_LINE_MAX];
-	int n, rc;
+	int rc;
 
 	(void)payload;
 	(void)len;
 	if (q->db == NULL || q->done)
 		return -EBADF;
-	/* First where a kill cannot take it (see the header), then the
-	 * commit. */
-	if ((n = journal_format(r, recv_us, line, sizeof(line))) < 0)
-		return n;
-	if ((rc = journal_append(q->j, line, (size_t)n)) < 0)
-		return rc;
 	if ((rc = insert(q, r, recv_us)) > 1) {
-		q->unsure = 1;  /* this line waits for the next start */
 		rc = to_errno(q->db, rc);
 		if (!store_transient(rc))
 			pt_log_errx("sqlite %s: %s", q->path, sqlite3_errmsg(q->db));
 		return rc;
 	}
-	/* A retry of the same reading (after a transient error) commits
-	 * what the earlier line held too. */
-	q->unsure = 0;
 	if (rc == 0)
 		q->rows++;
-	if (journal_current(q->j) >= TRIM_LINES)
-		trim(q);
 	return rc;
-}
-
-static int
-sq_ready(struct store *s)
-{
-	return journal_ready(((struct sqlite_store *)s)->j);
 }
 
 /* Every put() was committed as it came; COMPLETE: take no more. */
@@ -433,7 +332,6 @@ const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
 	.put = sq_put,
-	.ready = sq_ready,
 	.commit = sq_commit,
 	.abandon = sq_abandon,
 	.reopen = sq_reopen,

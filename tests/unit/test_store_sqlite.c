@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "dedup.h"
-#include "journal.h"
 #include "store.h"
 
 #define TS_US    1795555384123456LL    /* 2026-11-24T21:23:04.123456Z */
@@ -202,34 +201,6 @@ sqlite_reopen_and_abandon(void **state)
 	assert_string_equal(query(f->path, "select count(*) from readings"), "2\n");
 }
 
-static void
-sqlite_replays_what_a_crash_left_in_its_journal(void **state)
-{
-	struct fx *f = *state;
-	struct pt_reading r = reading(9, 0);
-	char jdir[160], line[JOURNAL_LINE_MAX];
-	struct store_info si;
-	struct journal *j;
-	struct store *s;
-	int n;
-
-	s = open_db(f, STORE_APPEND, NULL, NULL);
-	store_close(s);
-	/* Nothing left over after a clean stop. */
-	snprintf(jdir, sizeof(jdir), "%s/.r.db.journal", f->dir);
-	assert_int_equal(access(jdir, F_OK), -1);
-	/* A kill between the journal line and the commit leaves this. */
-	assert_non_null(j = journal_open(jdir, 0));
-	assert_true((n = journal_format(&r, RECV_US, line, sizeof(line))) > 0);
-	assert_int_equal(journal_append(j, line, (size_t)n), 0);
-	journal_close(j);
-	s = open_db(f, STORE_APPEND, NULL, &si);
-	assert_int_equal(store_put(s, &r, NULL, 0, RECV_US), 1);   /* replayed */
-	store_close(s);
-	assert_string_equal(query(f->path, "select seq from readings"), "9\n");
-	assert_int_equal(access(jdir, F_OK), -1);
-}
-
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -241,7 +212,6 @@ main(void)
 		cmocka_unit_test(sqlite_needs_a_file_and_says_so),
 		T(sqlite_refuses_a_file_that_is_not_a_database),
 		T(sqlite_reopen_and_abandon),
-		T(sqlite_replays_what_a_crash_left_in_its_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,7 +123,8 @@ scan(struct journal *j)
 	closedir(d);
 	if (rc < 0)
 		return rc;
-	qsort(j->pending, j->npending, sizeof(*j->pending), cmp_u64);
+	if (j->npending > 1)
+		qsort(j->pending, j->npending, sizeof(*j->pending), cmp_u64);
 	return (int64_t)(high & INT64_MAX);
 }
 

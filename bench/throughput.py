@@ -1,158 +1,80 @@
 #!/usr/bin/python3
-"""bench/throughput.py: how fast are pitemp's programs next to mosquitto's own?
+"""bench/throughput.py: what does a reading cost pitemp, next to mosquitto's own clients?
 
 In one run, against one mosquitto on a free loopback port (generated config:
-no persistence, no queue or in-flight limit), for N readings (default 20000)
-at QoS 0 and 1:
+no persistence, no queue or in-flight limit, QoS 0 queued for offline
+sessions), three cases, each measured side by side with mosquitto's client:
 
-  publish side    pitemp-sensor --rate 0 --count N   vs   mosquitto_pub -l
-                  (fed N pre-generated payloads shaped like pitemp's), each
-                  drained by mosquitto_sub -C N so the broker queues nothing.
-                  Timed from the publisher's start to its exit (at QoS 1 that
-                  is after the broker acknowledged all N).
-  subscribe side  pitemp-sink --count N --output F   vs   mosquitto_sub -C N > F,
-                  each fed by the same mosquitto_pub -l. Timed from the
-                  publisher's start to the subscriber's exit, so its rate is
-                  capped by the publisher's.
+  publish  pitemp-sensor --rate 0 --count N   vs   mosquitto_pub -l fed N
+           pre-generated payloads shaped like pitemp's, at QoS 0 and 1, each
+           drained by a mosquitto_sub -C N. Timed from start to exit (at
+           QoS 1, until the broker acknowledged all N). N = --count (50000).
+  flood    a backlog of F readings (--flood, 200000) queued at the broker for
+           a persistent session, then drained by pitemp-sink -c --count F
+           vs mosquitto_sub -c -C F, at QoS 0 and 1: how fast a subscriber
+           catches up after an outage. One load fills both sessions' queues;
+           the two drain one after the other. Timed from start to exit (the
+           sink's exit comes after its fsync + rename).
+  steady   pitemp-sensor at 100 Hz, QoS 1, --count S (--steady, 3000) into
+           pitemp-sink as a logger (--count 0, csv): CPU share of one core
+           and peak RSS of each, latency from each reading's ts to the sink's
+           recv_ts (p50, p99, max over all S).
 
-For each: wall time, readings/s, CPU time (user+sys of that one process, from
-os.wait4) and peak RSS, then the ratio pitemp / mosquitto client. Each case
-runs R times (default 5); the run with the median wall time is shown.
+CPU time (user + sys) and peak RSS are the process's own, from os.wait4.
+Each publish and flood case runs R times (--repeat, 3); the run with the
+median wall time is shown. The last block prints each goal of issue 11 with
+the figure of this run.
 
-    /usr/bin/python3 bench/throughput.py [--count N] [--qos 0|1] [--repeat R]
+    /usr/bin/python3 bench/throughput.py [--count N] [--flood F] [--steady S]
+        [--qos 0|1] [--repeat R] [--cases publish,flood,steady]
 
-N must stay below 65535: mosquitto_pub -l -q 1 stops at the message-id wrap.
 A benchmark: it prints figures and asserts nothing (it exits 1 only when a
-run did not deliver its N readings).
+run did not deliver all its readings).
 """
-import argparse, ctypes, os, random, secrets, signal, socket, subprocess, sys, tempfile, time
-from datetime import datetime, timedelta, timezone
+import argparse, csv, os, signal, statistics, sys, tempfile, time
+from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import broker as broker_mod  # noqa: E402
+from benchlib import Proc, bindir, lines, payloads, wait_all, wait_subscribed  # noqa: E402
+import benchlib  # noqa: E402
 
-top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-bindir = os.path.join(os.environ.get("PITEMP_BUILD", os.path.join(top, "build")), "bin")
-
-ap = argparse.ArgumentParser(description="pitemp vs mosquitto_pub/mosquitto_sub throughput")
-ap.add_argument("--count", type=int, default=20000, help="readings per run (default 20000, < 65535)")
-ap.add_argument("--qos", type=int, choices=(0, 1), help="only this QoS (default: 0 and 1)")
-ap.add_argument("--repeat", type=int, default=5, help="runs per case, median shown (default 5)")
+ap = argparse.ArgumentParser(description="pitemp vs mosquitto_pub/mosquitto_sub: cost per reading")
+ap.add_argument("--count", type=int, default=50000, help="publish case: readings per run (< 65535)")
+ap.add_argument("--flood", type=int, default=200000, help="flood case: backlog drained per run")
+ap.add_argument("--steady", type=int, default=3000, help="steady case: readings at 100 Hz")
+ap.add_argument("--qos", type=int, choices=(0, 1), help="publish and flood: only this QoS")
+ap.add_argument("--repeat", type=int, default=3, help="runs per publish/flood case, median shown")
+ap.add_argument("--cases", default="publish,flood,steady", help="comma-separated subset")
 args = ap.parse_args()
+CASES = [c for c in args.cases.split(",") if c]
+if set(CASES) - {"publish", "flood", "steady"}:
+    ap.error(f"--cases {args.cases}: choose among publish, flood, steady")
 if not 1 <= args.count < 65535:
     ap.error(f"--count {args.count}: must be 1..65534 (mosquitto_pub -l -q 1 stops at the message-id wrap)")
-if args.repeat < 1:
-    ap.error(f"--repeat {args.repeat}: must be at least 1")
-N = args.count
+if args.flood < 1 or args.steady < 2 or args.repeat < 1:
+    ap.error("--flood, --steady (>= 2) and --repeat must be positive")
+N, F, S = args.count, args.flood, args.steady
 QOS = [args.qos] if args.qos is not None else [0, 1]
-TIMEOUT = 30 + N / 1000.0   # per run; both sides do thousands of readings/s
 TOPIC = "pitemp/bench/temperature"
+FILTER = "pitemp/+/temperature"
+CHUNK = 50000           # mosquitto_pub -l -q 1 stops at the message-id wrap
 
 
-def payloads(path):
-    """N valid readings shaped like the sim source's (same fields, same size)."""
-    boot = secrets.token_hex(8)
-    t = datetime.now(timezone.utc)
-    raw = 222
-    with open(path, "w") as f:
-        for seq in range(N):
-            raw = min(226, max(218, raw + random.choice((-1, 0, 0, 1))))
-            mv = round(raw * 3300 / 1024, 1)
-            ts = (t + timedelta(microseconds=80 * seq)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            f.write(f'{{"device":"bench","boot":"{boot}","seq":{seq},"ts":"{ts}",'
-                    f'"temp_c":{round((mv - 500) / 10, 2)},"mv":{mv},"raw":{raw}}}\n')
+def timeout_for(n):
+    return 60 + n / 1000.0
 
 
-# ru_maxrss of a process Python forks and execs includes Python's own RSS
-# (the kernel records the pre-exec mm's peak on exec). So each program is
-# started by /bin/sh in the background: it execs from sh's small mm, sh exits,
-# and the program is re-parented to us (a child subreaper), so os.wait4 gives
-# its own CPU time and peak RSS.
-libc = ctypes.CDLL(None, use_errno=True)
-if libc.prctl(36, 1, 0, 0, 0) != 0:        # PR_SET_CHILD_SUBREAPER
-    sys.exit(f"throughput.py: prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(ctypes.get_errno())}")
-LAUNCH = 'pidfile=$1 in=$2; shift 2; "$@" < "$in" & echo $! > "$pidfile"'
+def pub_argv(port, q):
+    return ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(q), "-l", "-t", TOPIC]
 
 
-class Proc:
-    """A child we time ourselves and reap with os.wait4 for its rusage."""
-    seq = 0
-
-    def __init__(self, argv, t0=None, stdin=os.devnull, stdout=os.devnull, stderr=os.devnull):
-        """Start argv with stdin, stdout, stderr from/to those paths; t0: when its clock starts."""
-        Proc.seq += 1
-        pidfile = os.path.join(workdir, f"pid-{Proc.seq}")
-        self.t0 = time.monotonic() if t0 is None else t0
-        with open(stdout, "w") as out, open(stderr, "w") as err:
-            subprocess.run(["/bin/sh", "-c", LAUNCH, "sh", pidfile, stdin] + argv, check=True,
-                           stdin=subprocess.DEVNULL, stdout=out, stderr=err, timeout=10)
-        with open(pidfile) as f:
-            self.pid = int(f.read())
-        self.rc = self.wall = self.cpu = self.rss_kb = None
-
-    def poll(self):
-        if self.rc is None:
-            try:
-                pid, status, ru = os.wait4(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                # It died before sh exited and sh reaped it (exec failure,
-                # bad option): no figures, and a failed run.
-                self.rc = 255
-                return self.rc
-            if pid:
-                self.wall = time.monotonic() - self.t0
-                self.rc = os.waitstatus_to_exitcode(status)
-                self.cpu = ru.ru_utime + ru.ru_stime
-                self.rss_kb = ru.ru_maxrss
-        return self.rc
-
-    def stop(self):
-        """Kill by PID if still running; reap."""
-        if self.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
-            while self.poll() is None:
-                time.sleep(0.001)
-
-
-def wait_all(procs, timeout):
-    """Wait for every proc until the deadline or until one fails; kill (by PID) what is left."""
-    deadline = time.monotonic() + timeout
-    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-        if any(p.rc not in (None, 0) for p in procs):
-            break
-        time.sleep(0.0005)
-    timed_out = any(p.rc is None for p in procs) and time.monotonic() >= deadline
-    for p in procs:
-        p.stop()
-    return not timed_out
-
-
-def wait_subscribed(log, cid, proc, timeout=10):
-    """Readiness: the broker logged the client's SUBSCRIBE (log_type subscribe)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with open(log) as f:
-            if any(f" {cid} " in l and "pitemp/" in l for l in f):
-                return True
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.005)
-    return False
-
-
-def lines(path):
-    try:
-        with open(path) as f:
-            return sum(1 for _ in f)
-    except OSError:
-        return 0
-
+# --- publish: pitemp-sensor --rate 0 against mosquitto_pub -l -----------------
 
 def publish_case(d, port, q, who, k):
-    """Time one publisher (who = 'pitemp' or 'mosquitto') against a draining mosquitto_sub."""
     cid = f"bench-drain-{who}-{q}-{k}"
     sub = Proc(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-i", cid, "-q", str(q),
-                "-C", str(N), "-t", TOPIC], )
+                "-C", str(N), "-t", TOPIC])
     pub = None
     try:
         if not wait_subscribed(blog, cid, sub):
@@ -164,13 +86,12 @@ def publish_case(d, port, q, who, k):
                         "--qos", str(q), "--device", "bench"], stderr=err)
         else:
             pf = os.path.join(d, f"pay-{q}-{k}.txt")
-            payloads(pf)
-            pub = Proc(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(q),
-                        "-l", "-t", TOPIC], stdin=pf, stderr=err)
-        ok = wait_all([pub, sub], TIMEOUT)
+            payloads(pf, N)
+            pub = Proc(pub_argv(port, q), stdin=pf, stderr=err)
+        ok = wait_all([pub, sub], timeout_for(N))
         if not ok or pub.rc != 0 or sub.rc != 0:
             return None, (f"publisher rc={pub.rc}, mosquitto_sub rc={sub.rc}"
-                          + ("" if ok else f" (timed out after {TIMEOUT:.0f} s)"))
+                          + ("" if ok else " (timed out)"))
         return pub, None
     finally:
         sub.stop()
@@ -178,40 +99,119 @@ def publish_case(d, port, q, who, k):
             pub.stop()
 
 
-def subscribe_case(d, port, q, who, k):
-    """Time one subscriber (who = 'pitemp' or 'mosquitto') fed by mosquitto_pub -l."""
-    cid = f"bench-{who}-sub-{q}-{k}"
-    out = os.path.join(d, f"out-{who}-{q}-{k}.txt")
-    err = os.path.join(d, f"sub-{who}-{q}-{k}.err")
+# --- flood: drain a backlog queued for a persistent session --------------------
+
+def flood_ids(q):
+    return {"pitemp": f"bench-flood-sink-{q}", "mosquitto": f"bench-flood-msub-{q}"}
+
+
+def flood_argv(port, q, who, out, count=True):
+    """The subscriber's command line; count=False: run until stopped (registration)."""
+    cid = flood_ids(q)[who]
     if who == "pitemp":
-        sub = Proc([f"{bindir}/pitemp-sink", "--host", "127.0.0.1", "--port", str(port),
-                    "--id", cid, "--qos", str(q), "--count", str(N), "--output", out,
-                    "--timeout", str(int(TIMEOUT) + 10)], stderr=err)
+        return [f"{bindir}/pitemp-sink", "-h", "127.0.0.1", "-p", str(port), "-i", cid,
+                "-q", str(q), "-c", "-C", str(F), "-o", out, "-W", str(int(timeout_for(F)))]
+    return (["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-i", cid, "-q", str(q), "-c",
+             "-t", FILTER] + (["-C", str(F)] if count else []))
+
+
+def flood_register(d, port, q):
+    """Create both persistent sessions and their subscriptions, then leave
+    (pitemp-sink exits 1 on SIGTERM before its count: nothing was promised)."""
+    for who in ("pitemp", "mosquitto"):
+        p = Proc(flood_argv(port, q, who, os.path.join(d, f"flood-{q}.txt"), count=False),
+                 stderr=os.path.join(d, f"reg-{who}-{q}.err"))
+        ok = wait_subscribed(blog, flood_ids(q)[who], p)
+        p.stop(signal.SIGTERM)
+        if not ok:
+            return f"{who}: no subscription"
+    return None
+
+
+def flood_load(d, port, q, k):
+    """Publish F fresh readings; the broker queues them for both sessions."""
+    step = F if q == 0 else CHUNK
+    for i in range(0, F, step):
+        n = min(step, F - i)
+        pf = os.path.join(d, f"flood-pay-{q}-{k}-{i}.txt")
+        payloads(pf, n, device="bench")
+        p = Proc(pub_argv(port, q), stdin=pf)
+        if not wait_all([p], timeout_for(n)) or p.rc != 0:
+            return f"loading mosquitto_pub rc={p.rc}"
+        os.unlink(pf)
+    return None
+
+
+def flood_drain(d, port, q, who, k):
+    out = os.path.join(d, f"flood-{q}.txt")
+    res = os.path.join(d, f"flood-out-{who}-{q}-{k}.txt")
+    for f in (out, res):
+        if os.path.exists(f):
+            os.unlink(f)
+    err = os.path.join(d, f"flood-{who}-{q}-{k}.err")
+    if who == "pitemp":
+        p = Proc(flood_argv(port, q, who, out), stderr=err)
     else:
-        sub = Proc(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-i", cid, "-q", str(q),
-                    "-C", str(N), "-t", "pitemp/+/temperature"], stdout=out, stderr=err)
-    pf = os.path.join(d, f"pay-sub-{q}-{k}.txt")
-    payloads(pf)
-    pub = None
+        p = Proc(flood_argv(port, q, who, out), stdout=res, stderr=err)
+    ok = wait_all([p], timeout_for(F))
+    got = lines(out) - 1 if who == "pitemp" else lines(res)
+    if not ok or p.rc != 0 or got != F:
+        return None, f"{who} rc={p.rc}, {got} of {F} readings" + ("" if ok else " (timed out)")
+    return p, None
+
+
+def flood_runs(d, port, q):
+    runs = {"pitemp": [], "mosquitto": []}
+    why = flood_register(d, port, q)
+    if why:
+        return None, None, why
+    for k in range(args.repeat):
+        why = flood_load(d, port, q, k)
+        if why:
+            return None, None, why
+        order = ("pitemp", "mosquitto") if k % 2 == 0 else ("mosquitto", "pitemp")
+        for who in order:
+            r, why = flood_drain(d, port, q, who, k)
+            if r is None:
+                return None, None, why
+            runs[who].append(r)
+    med = {w: sorted(rs, key=lambda r: r.wall)[len(rs) // 2] for w, rs in runs.items()}
+    return med["pitemp"], med["mosquitto"], None
+
+
+# --- steady: 100 Hz QoS 1 into a logging sink -----------------------------------
+
+def parse_ts(t):
+    return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def steady_case(d, port):
+    out = os.path.join(d, "steady.csv")
+    sink = Proc([f"{bindir}/pitemp-sink", "-h", "127.0.0.1", "-p", str(port), "-i", "bench-steady-sink",
+                 "-q", "1", "-C", "0", "-F", "csv", "-o", out], stderr=os.path.join(d, "steady-sink.err"))
+    sensor = None
     try:
-        if not wait_subscribed(blog, cid, sub):
-            return None, f"{who} subscriber did not subscribe (rc={sub.rc})"
-        t0 = time.monotonic()
-        sub.t0 = t0
-        pub = Proc(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", str(q),
-                    "-l", "-t", TOPIC], t0=t0, stdin=pf)
-        ok = wait_all([pub, sub], TIMEOUT)
-        want = N + 1 if who == "pitemp" else N     # the sink's text format has a header line
-        got = lines(out)
-        if not ok or pub.rc != 0 or sub.rc != 0 or got != want:
-            return None, (f"subscriber rc={sub.rc}, mosquitto_pub rc={pub.rc}, {got} lines of {want}"
-                          + ("" if ok else f" (timed out after {TIMEOUT:.0f} s)"))
-        sub.pub_wall = pub.wall
-        return sub, None
+        if not wait_subscribed(blog, "bench-steady-sink", sink):
+            return None, "pitemp-sink did not subscribe"
+        sensor = Proc([f"{bindir}/pitemp-sensor", "-h", "127.0.0.1", "-p", str(port),
+                       "-i", "bench-steady-sensor", "-q", "1", "--rate", "100", "-C", str(S),
+                       "--device", "steady"], stderr=os.path.join(d, "steady-sensor.err"))
+        if not wait_all([sensor], S / 100 * 2 + 30) or sensor.rc != 0:
+            return None, f"pitemp-sensor rc={sensor.rc}"
+        deadline = time.monotonic() + 30
+        while lines(out) < S + 1 and time.monotonic() < deadline and sink.poll() is None:
+            time.sleep(0.01)
+        sink.stop(signal.SIGTERM)
+        if sink.rc != 0 or lines(out) != S + 1:
+            return None, f"pitemp-sink rc={sink.rc}, {lines(out) - 1} of {S} readings"
+        with open(out) as f:
+            rows = list(csv.DictReader(f))
+        lat = sorted((parse_ts(r["recv_ts"]) - parse_ts(r["ts"])) * 1e3 for r in rows)
+        return {"sensor": sensor, "sink": sink, "lat": lat}, None
     finally:
-        sub.stop()
-        if pub:
-            pub.stop()
+        sink.stop()
+        if sensor:
+            sensor.stop()
 
 
 def median_run(case, d, port, q, who):
@@ -225,69 +225,96 @@ def median_run(case, d, port, q, who):
     return runs[len(runs) // 2], None
 
 
-def row(side, q, name, r):
+def row(case, q, name, r, n):
     if r is None:
-        return f"{side:<9} {q:>3}  {name:<15} {'FAILED':>8}"
-    return (f"{side:<9} {q:>3}  {name:<15} {r.wall:8.3f} {N / r.wall:11.0f} "
-            f"{r.cpu:7.3f} {r.cpu / N * 1e6:8.1f} {r.rss_kb / 1024:8.1f}")
+        return f"{case:<8} {q:>3}  {name:<14} {'FAILED':>8}"
+    return (f"{case:<8} {q:>3}  {name:<14} {r.wall:8.3f} {n / r.wall:11.0f} "
+            f"{r.cpu:7.3f} {r.cpu / n * 1e6:8.2f} {r.rss_kb / 1024:8.1f}")
 
 
-def ratio_line(side, q, a, b, an, bn):
-    if a is None or b is None:
-        return f"QoS {q} {side}: no ratio (a run failed)"
-    rate = (N / a.wall) / (N / b.wall)
-    return (f"QoS {q} {side}: {an} runs at {rate:.2f}x the rate of {bn} "
-            f"({'faster' if rate > 1 else 'slower'}), uses {a.cpu / b.cpu:.2f}x its CPU time "
-            f"and {a.rss_kb / b.rss_kb:.2f}x its peak RSS")
+def verdict(ok):
+    return "met" if ok else "MISSED"
 
 
 with tempfile.TemporaryDirectory(prefix="pitemp-bench-") as d:
-    workdir = d
+    benchlib.setup(d)
     blog = os.path.join(d, "broker.log")
     broker, port = broker_mod.start(
         d, "persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\n"
+        "queue_qos0_messages true\n"
         "log_dest stderr\nlog_type error\nlog_type warning\nlog_type subscribe\n", blog)
     failed = []
-    results = {}
+    pub, flood, steady = {}, {}, None
     try:
-        for q in QOS:
-            for side, case in (("publish", publish_case), ("subscribe", subscribe_case)):
-                for who in ("pitemp", "mosquitto"):
-                    r, why = median_run(case, d, port, q, who)
-                    if r is None:
-                        failed.append(f"QoS {q} {side} {who}: {why}")
-                    results[(q, side, who)] = r
+        for q in QOS if "publish" in CASES else []:
+            for who in ("pitemp", "mosquitto"):
+                r, why = median_run(publish_case, d, port, q, who)
+                if r is None:
+                    failed.append(f"publish QoS {q} {who}: {why}")
+                pub[(q, who)] = r
+        for q in QOS if "flood" in CASES else []:
+            a, b, why = flood_runs(d, port, q)
+            if why:
+                failed.append(f"flood QoS {q}: {why}")
+            flood[(q, "pitemp")], flood[(q, "mosquitto")] = a, b
+        if "steady" in CASES:
+            steady, why = steady_case(d, port)
+            if steady is None:
+                failed.append(f"steady: {why}")
     finally:
         broker_mod.stop(broker)
 
-cpu = open("/proc/cpuinfo").read()
-model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), "?")
-print(f"pitemp throughput: {N} readings per run, median of {args.repeat}, "
-      f"{os.cpu_count()} CPUs ({model}), mosquitto on 127.0.0.1")
+print(f"pitemp cost per reading: {os.cpu_count()} CPUs ({benchlib.cpu_model()}), mosquitto on "
+      f"127.0.0.1, paho.mqtt.c {benchlib.paho_build()}; median of {args.repeat}")
 print()
-print(f"{'side':<9} {'qos':>3}  {'program':<15} {'wall s':>8} {'readings/s':>11} "
+print(f"{'case':<8} {'qos':>3}  {'program':<14} {'wall s':>8} {'readings/s':>11} "
       f"{'CPU s':>7} {'CPU us/r':>8} {'RSS MiB':>8}")
-names = {("publish", "pitemp"): "pitemp-sensor", ("publish", "mosquitto"): "mosquitto_pub",
-         ("subscribe", "pitemp"): "pitemp-sink", ("subscribe", "mosquitto"): "mosquitto_sub"}
-for q in QOS:
-    for side in ("publish", "subscribe"):
-        for who in ("pitemp", "mosquitto"):
-            print(row(side, q, names[(side, who)], results[(q, side, who)]))
+names = {"publish": ("pitemp-sensor", "mosquitto_pub"), "flood": ("pitemp-sink", "mosquitto_sub")}
+for case, res, n in (("publish", pub, N), ("flood", flood, F)):
+    for q in QOS if case in CASES else []:
+        for i, who in enumerate(("pitemp", "mosquitto")):
+            print(row(case, q, names[case][i], res.get((q, who)), n))
+if steady:
+    for who in ("sensor", "sink"):
+        p = steady[who]
+        print(f"{'steady':<8} {1:>3}  pitemp-{who:<7} {p.wall:8.3f} {S / p.wall:11.0f} "
+              f"{p.cpu:7.3f} {p.cpu / S * 1e6:8.2f} {p.rss_kb / 1024:8.1f}")
+    lat = steady["lat"]
+    print(f"steady latency ts -> sink recv_ts over {len(lat)} readings: p50 {statistics.median(lat):.3f} ms, "
+          f"p99 {lat[int(0.99 * (len(lat) - 1))]:.3f} ms, max {lat[-1]:.3f} ms")
+
 print()
-for q in QOS:
-    for side in ("publish", "subscribe"):
-        print(ratio_line(side, q, results[(q, side, "pitemp")], results[(q, side, "mosquitto")],
-                         names[(side, "pitemp")], names[(side, "mosquitto")]))
+print("Goals (issue 11), figures of this run:")
+for q in QOS if "flood" in CASES else []:
+    a, b = flood[(q, "pitemp")], flood[(q, "mosquitto")]
+    if a is None or b is None:
+        print(f"  flood QoS {q}: no figure (a run failed)")
+        continue
+    t, c = b.wall / a.wall, a.cpu / b.cpu
+    print(f"  flood QoS {q}: time mosquitto_sub/pitemp-sink {t:.2f} (goal >= 0.95: {verdict(t >= 0.95)}); "
+          f"CPU per message {c:.2f}x mosquitto_sub's (goal <= 1.3x: {verdict(c <= 1.3)})")
+for q in QOS if "publish" in CASES else []:
+    a, b = pub[(q, "pitemp")], pub[(q, "mosquitto")]
+    if a is None or b is None:
+        print(f"  publish QoS {q}: no figure (a run failed)")
+        continue
+    rate, c = b.wall / a.wall, a.cpu / b.cpu
+    print(f"  publish QoS {q}: rate {rate:.2f}x mosquitto_pub's (goal >= 1.0x: {verdict(rate >= 1.0)}); "
+          f"CPU per reading {c:.2f}x (goal <= 2x: {verdict(c <= 2.0)})")
+if steady:
+    for who in ("sensor", "sink"):
+        p = steady[who]
+        share, rss = p.cpu / p.wall * 100, p.rss_kb / 1024
+        print(f"  100 Hz QoS 1 pitemp-{who}: {share:.2f}% of a core (goal <= 0.5%: {verdict(share <= 0.5)}); "
+              f"peak RSS {rss:.1f} MiB (goal <= 4 MiB: {verdict(rss <= 4.0)})")
+    lat = steady["lat"]
+    p99, mx = lat[int(0.99 * (len(lat) - 1))], lat[-1]
+    print(f"  latency over {len(lat)} readings: p99 {p99:.3f} ms (goal <= 0.5: {verdict(p99 <= 0.5)}); "
+          f"max {mx:.3f} ms (goal <= 5: {verdict(mx <= 5.0)})")
 print()
-print("Publish side: wall from start to exit (connect included; at QoS 1 until all N are acknowledged).")
-print("Subscribe side: wall from mosquitto_pub's start to the subscriber's exit, so the rate is")
-print("capped by the publisher's; CPU and RSS are the subscriber's own. The feeding mosquitto_pub took:")
-for q in QOS:
-    walls = [f"{results[(q, 'subscribe', w)].pub_wall:.3f} s with {names[('subscribe', w)]}"
-             for w in ("pitemp", "mosquitto") if results[(q, "subscribe", w)] is not None]
-    print(f"  QoS {q}: " + ", ".join(walls))
-print("pitemp-sink does more than mosquitto_sub: it decodes and validates every payload, dedups")
-print("(device, boot, seq), formats a text line, writes it, and at the end fsyncs and renames the file.")
+print("publish: wall from start to exit, connect included. flood: the backlog was queued before the")
+print("subscriber started; wall from its start to its exit. pitemp-sink decodes, validates, dedups and")
+print("formats every reading and writes the file (fsync + rename at the end); mosquitto_sub prints payloads.")
 for f in failed:
     print(f"FAILED: {f}")
 sys.exit(1 if failed else 0)

@@ -379,16 +379,51 @@ out:
 }
 
 /*
+ * k / 10^prec as text with exactly prec decimals (prec 1 or 2), as "%.*f"
+ * prints it. No sign on zero.
+ */
+static void
+fixed_text(long long k, int prec, char *out)
+{
+	char tmp[24];
+	unsigned long long u = k < 0 ? 0ULL - (unsigned long long)k : (unsigned long long)k;
+	size_t n = 0, o = 0;
+
+	while (u > 0 || n <= (size_t)prec) {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	}
+	if (k < 0)
+		out[o++] = '-';
+	while (n > 0) {
+		out[o++] = tmp[--n];
+		if (n == (size_t)prec)
+			out[o++] = '.';
+	}
+	out[o] = '\0';
+}
+
+/*
  * v rounded to prec decimals, as text, checked by the decoder's rule after
- * rounding. "-0.00" loses its sign: the payload never carries one.
+ * rounding. "-0.00" loses its sign: the payload never carries one. The
+ * sensor's values are already k / 10^prec (the double nearest it), which
+ * prints without snprintf and needs no reading back.
  */
 static int
 round_text(double v, int prec, int (*check)(double, char *, size_t),
            char *out, size_t cap)
 {
+	double scale = prec == 1 ? 10.0 : 100.0;
+	long long k;
+
 	/* Out of every range pitemp has; also keeps "%f" short. */
-	if (!isfinite(v) || fabs(v) > 1e6)
+	if (!isfinite(v) || fabs(v) > 1e6 || cap < 24)
 		return -EINVAL;
+	k = llround(v * scale);
+	if ((double)k / scale == v && (prec == 1 || prec == 2)) {
+		fixed_text(k, prec, out);
+		return check(v, NULL, 0);
+	}
 	(void)snprintf(out, cap, "%.*f", prec, v);
 	v = strtod(out, NULL);
 	if (v == 0 && out[0] == '-')
@@ -396,12 +431,25 @@ round_text(double v, int prec, int (*check)(double, char *, size_t),
 	return check(v, NULL, 0);
 }
 
+/* Append s (n bytes) at *o if it fits in cap (keeping room for a NUL). */
+static int
+put(char *buf, size_t cap, size_t *o, const char *s, size_t n)
+{
+	if (*o + n >= cap)
+		return -1;
+	memcpy(buf + *o, s, n);
+	*o += n;
+	return 0;
+}
+
+#define PUT_LIT(lit)  put(buf, cap, &o, lit, sizeof(lit) - 1)
+
 int
 pt_codec_encode(const struct pt_reading *r, char *buf, size_t cap)
 {
-	char ts[PT_TS_LEN + 1], temp[32], mv[32] = "", raw[32] = "";
-	size_t dlen;
-	int n;
+	char ts[PT_TS_LEN + 1], temp[32], mv[32], num[24];
+	size_t dlen, o = 0, n;
+	uint64_t u;
 
 	if (r == NULL || (buf == NULL && cap > 0))
 		return -EINVAL;
@@ -415,23 +463,42 @@ pt_codec_encode(const struct pt_reading *r, char *buf, size_t cap)
 	    round_text(r->temp_c, 2, pt_validate_temp_c, temp,
 	    sizeof(temp)) != 0)
 		return -EINVAL;
-	if (r->has_mv) {
-		memcpy(mv, ",\"mv\":", 6);
-		if (round_text(r->mv, 1, pt_validate_mv, mv + 6,
-		    sizeof(mv) - 6) != 0)
-			return -EINVAL;
-	}
-	if (r->has_raw) {
-		if (r->raw < PT_RAW_MIN || r->raw > PT_RAW_MAX)
-			return -EINVAL;
-		(void)snprintf(raw, sizeof(raw), ",\"raw\":%" PRId64, r->raw);
-	}
-	n = snprintf(buf, cap, "{\"device\":\"%s\",\"boot\":\"%s\","
-	    "\"seq\":%" PRIu64 ",\"ts\":\"%s\",\"temp_c\":%s%s%s}",
-	    r->device, r->boot, r->seq, ts, temp, mv, raw);
-	if (n < 0)
+	if (r->has_mv && round_text(r->mv, 1, pt_validate_mv, mv,
+	    sizeof(mv)) != 0)
 		return -EINVAL;
-	if ((size_t)n >= cap)
+	if (r->has_raw && (r->raw < PT_RAW_MIN || r->raw > PT_RAW_MAX))
+		return -EINVAL;
+	/* Field by field, no snprintf: the sensor encodes every sample. */
+	if (PUT_LIT("{\"device\":\"") || put(buf, cap, &o, r->device, dlen) ||
+	    PUT_LIT("\",\"boot\":\"") || put(buf, cap, &o, r->boot, PT_BOOT_LEN) ||
+	    PUT_LIT("\",\"seq\":"))
 		return -ENOSPC;
-	return n;
+	u = r->seq;
+	n = sizeof(num);
+	do {
+		num[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u > 0);
+	if (put(buf, cap, &o, num + n, sizeof(num) - n) ||
+	    PUT_LIT(",\"ts\":\"") || put(buf, cap, &o, ts, PT_TS_LEN) ||
+	    PUT_LIT("\",\"temp_c\":") || put(buf, cap, &o, temp, strlen(temp)))
+		return -ENOSPC;
+	if (r->has_mv && (PUT_LIT(",\"mv\":") || put(buf, cap, &o, mv, strlen(mv))))
+		return -ENOSPC;
+	if (r->has_raw) {
+		u = r->raw < 0 ? 0ULL - (uint64_t)r->raw : (uint64_t)r->raw;
+		n = sizeof(num);
+		do {
+			num[--n] = (char)('0' + u % 10);
+			u /= 10;
+		} while (u > 0);
+		if (r->raw < 0)
+			num[--n] = '-';
+		if (PUT_LIT(",\"raw\":") || put(buf, cap, &o, num + n, sizeof(num) - n))
+			return -ENOSPC;
+	}
+	if (PUT_LIT("}"))
+		return -ENOSPC;
+	buf[o] = '\0';
+	return (int)o;
 }

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <time.h>
 
 #define US_PER_S 1000000LL
@@ -34,13 +33,56 @@ pt_time_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/*
+ * Days since 1970-01-01 of a proleptic Gregorian date, and back (Howard
+ * Hinnant's algorithms, "chrono-Compatible Low-Level Date Algorithms").
+ * Integer arithmetic only: the sink formats and parses two timestamps per
+ * reading, and gmtime_r/timegm + snprintf cost more than the rest of the
+ * line. Exact for every year the format has (0000..9999).
+ */
+static int64_t
+days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* v as exactly n decimal digits (v >= 0, fits), right to left. */
+static void
+put_digits(char *p, int64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 int
 pt_time_format(int64_t us, char *buf, size_t cap)
 {
-	struct tm tm;
-	int64_t secs, frac;
-	time_t t;
-	int n;
+	int64_t secs, frac, days, sod, y, m, d;
 
 	if (buf == NULL)
 		return -EINVAL;
@@ -53,20 +95,32 @@ pt_time_format(int64_t us, char *buf, size_t cap)
 		frac += US_PER_S;
 		secs--;
 	}
-	t = (time_t)secs;
-	if ((int64_t)t != secs)         /* 32-bit time_t */
+	days = secs / 86400;
+	sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	/* Four year digits is all the format has room for: 0000..9999. */
+	if (days < days_from_civil(0, 1, 1) || days > days_from_civil(9999, 12, 31))
 		return -EINVAL;
-	if (gmtime_r(&t, &tm) == NULL)
-		return -EINVAL;
-	/* Four year digits is all the format has room for. */
-	if (tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-		return -EINVAL;
-	n = snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long long)frac);
-	if (n != PT_TS_LEN)
-		return -EINVAL;
-	return n;
+	civil_from_days(days, &y, &m, &d);
+	put_digits(buf, y, 4);
+	buf[4] = '-';
+	put_digits(buf + 5, m, 2);
+	buf[7] = '-';
+	put_digits(buf + 8, d, 2);
+	buf[10] = 'T';
+	put_digits(buf + 11, sod / 3600, 2);
+	buf[13] = ':';
+	put_digits(buf + 14, sod / 60 % 60, 2);
+	buf[16] = ':';
+	put_digits(buf + 17, sod % 60, 2);
+	buf[19] = '.';
+	put_digits(buf + 20, frac, 6);
+	buf[26] = 'Z';
+	buf[27] = '\0';
+	return PT_TS_LEN;
 }
 
 /*
@@ -109,8 +163,6 @@ int
 pt_time_parse(const char *s, size_t len, int64_t *us)
 {
 	long year, mon, day, hour, min, sec, frac;
-	struct tm tm = { 0 };
-	time_t t;
 
 	if (s == NULL || us == NULL || len != PT_TS_LEN)
 		return -EINVAL;
@@ -131,17 +183,7 @@ pt_time_parse(const char *s, size_t len, int64_t *us)
 	/* No leap second: pitemp clocks are POSIX time, which has none. */
 	if (hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 || sec > 59)
 		return -EINVAL;
-	tm.tm_year = (int)(year - 1900);
-	tm.tm_mon = (int)(mon - 1);
-	tm.tm_mday = (int)day;
-	tm.tm_hour = (int)hour;
-	tm.tm_min = (int)min;
-	tm.tm_sec = (int)sec;
-	t = timegm(&tm);
-	/* -1 is also 1969-12-31T23:59:59, a real time; otherwise overflow. */
-	if (t == (time_t)-1 && !(year == 1969 && mon == 12 && day == 31 &&
-	    hour == 23 && min == 59 && sec == 59))
-		return -EINVAL;
-	*us = (int64_t)t * US_PER_S + frac;
+	*us = ((days_from_civil(year, mon, day) * 24 + hour) * 60 + min) * 60 * US_PER_S +
+	    sec * US_PER_S + frac;
 	return 0;
 }

@@ -168,15 +168,17 @@ pt_validate_seq(double v, uint64_t *seq, char *why, size_t cap)
 int
 pt_validate_temp_c(double v, char *why, size_t cap)
 {
-	char n[32], two[32];
+	char n[32];
 
 	if (!isfinite(v) || v < PT_TEMP_MIN || v > PT_TEMP_MAX)
 		return pt_validate_reason(why, cap,
 		    "temp_c %s out of range %g..%g",
 		    pt_validate_number(v, n, sizeof(n)), PT_TEMP_MIN, PT_TEMP_MAX);
-	/* In range, so "%.2f" is short. Exact: no tolerance to argue about. */
-	(void)snprintf(two, sizeof(two), "%.2f", v);
-	if (strtod(two, NULL) != v)
+	/* Exact, no tolerance to argue about: v must be the double nearest
+	 * some k/100. In range, v * 100 is within far less than 0.5 of k, and
+	 * k / 100.0 is correctly rounded, so this is what printing "%.2f" and
+	 * reading it back with strtod tells, without the cost of either. */
+	if ((double)llround(v * 100.0) / 100.0 != v)
 		return pt_validate_reason(why, cap,
 		    "temp_c %s has more than 2 decimals",
 		    pt_validate_number(v, n, sizeof(n)));

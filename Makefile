@@ -91,7 +91,7 @@ integration: $(BINS) $(BENCH_BIN)
 #   framing: socket mode's line framing and acknowledgement lines
 #   config:  --config files and the option checks
 FUZZ_NAMES      := payload framing config
-FUZZ_SRC_payload := lib/codec.c lib/validate.c lib/utf8.c lib/time.c
+FUZZ_SRC_payload := lib/codec.c lib/validate.c lib/utf8.c lib/time.c lib/fmt.c
 FUZZ_LIBS_payload := $(CJSON_LIBS)
 FUZZ_SRC_framing := lib/linebuf.c lib/ack.c
 FUZZ_SRC_config  := lib/opts.c lib/opts_config.c lib/opts_help.c lib/opts_scale.c \

@@ -11,6 +11,7 @@
  * rules of validate.c.
  */
 #include "pt_codec.h"
+#include "pt_fmt.h"
 #include "pt_time.h"
 #include "pt_utf8.h"
 #include "pt_validate.h"
@@ -19,6 +20,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +322,67 @@ check_object(const cJSON *root, struct pt_reading *r, char *why, size_t cap)
 	return 0;
 }
 
+/*
+ * cJSON allocates each node and each string of the tree it builds: about
+ * twenty heap allocations and frees per reading. It parses into a
+ * per-thread arena instead, emptied by each decode (the tree never
+ * outlives pt_codec_decode); cJSON_Delete's frees of arena memory do
+ * nothing. A payload whose tree outgrows the arena (hostile ones: deep or
+ * long arrays) spills into malloc. cJSON's hooks are process-wide: this
+ * file is cJSON's only user. Under AddressSanitizer (make asan, the fuzz
+ * target) cJSON keeps the heap, so its bounds stay checked.
+ */
+#define ARENA_BYTES 8192
+
+#if defined(__SANITIZE_ADDRESS__)
+#define USE_ARENA 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define USE_ARENA 0
+#endif
+#endif
+#ifndef USE_ARENA
+#define USE_ARENA 1
+#endif
+
+static _Thread_local struct {
+	size_t used;
+	_Alignas(max_align_t) unsigned char b[ARENA_BYTES];
+} arena;
+
+static void *
+arena_alloc(size_t n)
+{
+	void *p;
+
+	n = (n + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+	if (n == 0 || n > ARENA_BYTES - arena.used)
+		return malloc(n);
+	p = arena.b + arena.used;
+	arena.used += n;
+	return p;
+}
+
+static void
+arena_free(void *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)arena.b;
+
+	if (a >= lo && a < lo + ARENA_BYTES)
+		return;
+	free(p);
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void
+arena_hooks(void)
+{
+	cJSON_Hooks h = { arena_alloc, arena_free };
+
+	cJSON_InitHooks(&h);
+}
+
 int
 pt_codec_decode(const void *buf, size_t len, struct pt_reading *out,
                 char *why, size_t why_cap)
@@ -343,6 +408,10 @@ pt_codec_decode(const void *buf, size_t len, struct pt_reading *out,
 	if ((rc = scan_lexical(p, len, why, why_cap)) != 0)
 		goto out;
 	rc = -EINVAL;
+	if (USE_ARENA) {
+		(void)pthread_once(&hooks_once, arena_hooks);
+		arena.used = 0;
+	}
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (root == NULL) {
 		if (len == 0)
@@ -379,53 +448,22 @@ out:
 }
 
 /*
- * k / 10^prec as text with exactly prec decimals (prec 1 or 2), as "%.*f"
- * prints it. No sign on zero.
- */
-static void
-fixed_text(long long k, int prec, char *out)
-{
-	char tmp[24];
-	unsigned long long u = k < 0 ? 0ULL - (unsigned long long)k : (unsigned long long)k;
-	size_t n = 0, o = 0;
-
-	while (u > 0 || n <= (size_t)prec) {
-		tmp[n++] = (char)('0' + u % 10);
-		u /= 10;
-	}
-	if (k < 0)
-		out[o++] = '-';
-	while (n > 0) {
-		out[o++] = tmp[--n];
-		if (n == (size_t)prec)
-			out[o++] = '.';
-	}
-	out[o] = '\0';
-}
-
-/*
  * v rounded to prec decimals, as text, checked by the decoder's rule after
  * rounding. "-0.00" loses its sign: the payload never carries one. The
- * sensor's values are already k / 10^prec (the double nearest it), which
- * prints without snprintf and needs no reading back.
+ * sensor's values are already the double nearest k / 10^prec, so they
+ * print without snprintf and need no reading back (pt_fmt.h).
  */
 static int
 round_text(double v, int prec, int (*check)(double, char *, size_t),
            char *out, size_t cap)
 {
 	double scale = prec == 1 ? 10.0 : 100.0;
-	long long k;
 
 	/* Out of every range pitemp has; also keeps "%f" short. */
-	if (!isfinite(v) || fabs(v) > 1e6 || cap < 24)
+	if (!isfinite(v) || fabs(v) > 1e6 || pt_fmt_fixed(out, cap, v, prec) < 0)
 		return -EINVAL;
-	k = llround(v * scale);
-	if ((double)k / scale == v && (prec == 1 || prec == 2)) {
-		fixed_text(k, prec, out);
-		return check(v, NULL, 0);
-	}
-	(void)snprintf(out, cap, "%.*f", prec, v);
-	v = strtod(out, NULL);
+	if ((double)llround(v * scale) / scale != v)
+		v = strtod(out, NULL);
 	if (v == 0 && out[0] == '-')
 		memmove(out, out + 1, strlen(out));
 	return check(v, NULL, 0);
@@ -447,9 +485,8 @@ put(char *buf, size_t cap, size_t *o, const char *s, size_t n)
 int
 pt_codec_encode(const struct pt_reading *r, char *buf, size_t cap)
 {
-	char ts[PT_TS_LEN + 1], temp[32], mv[32], num[24];
+	char ts[PT_TS_LEN + 1], temp[PT_FMT_MAX], mv[PT_FMT_MAX], num[PT_FMT_MAX];
 	size_t dlen, o = 0, n;
-	uint64_t u;
 
 	if (r == NULL || (buf == NULL && cap > 0))
 		return -EINVAL;
@@ -473,28 +510,16 @@ pt_codec_encode(const struct pt_reading *r, char *buf, size_t cap)
 	    PUT_LIT("\",\"boot\":\"") || put(buf, cap, &o, r->boot, PT_BOOT_LEN) ||
 	    PUT_LIT("\",\"seq\":"))
 		return -ENOSPC;
-	u = r->seq;
-	n = sizeof(num);
-	do {
-		num[--n] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (put(buf, cap, &o, num + n, sizeof(num) - n) ||
+	n = pt_fmt_u64(num, r->seq);
+	if (put(buf, cap, &o, num, n) ||
 	    PUT_LIT(",\"ts\":\"") || put(buf, cap, &o, ts, PT_TS_LEN) ||
 	    PUT_LIT("\",\"temp_c\":") || put(buf, cap, &o, temp, strlen(temp)))
 		return -ENOSPC;
 	if (r->has_mv && (PUT_LIT(",\"mv\":") || put(buf, cap, &o, mv, strlen(mv))))
 		return -ENOSPC;
 	if (r->has_raw) {
-		u = r->raw < 0 ? 0ULL - (uint64_t)r->raw : (uint64_t)r->raw;
-		n = sizeof(num);
-		do {
-			num[--n] = (char)('0' + u % 10);
-			u /= 10;
-		} while (u > 0);
-		if (r->raw < 0)
-			num[--n] = '-';
-		if (PUT_LIT(",\"raw\":") || put(buf, cap, &o, num + n, sizeof(num) - n))
+		n = pt_fmt_i64(num, r->raw);
+		if (PUT_LIT(",\"raw\":") || put(buf, cap, &o, num, n))
 			return -ENOSPC;
 	}
 	if (PUT_LIT("}"))

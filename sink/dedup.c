@@ -246,14 +246,25 @@ window_advance(const struct dedup *d, struct stream *s, uint64_t seq)
 		bits_clear_run(s->bits, 0, n - run);
 }
 
+/* At most cap - 1 bytes of src into dst, NUL terminated. */
+static void
+bounded_copy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* The stream of (device, boot), keyed on bounded copies; NULL if unknown.
  * dev/bt receive the copies, h their hash. */
 static struct stream *
 lookup(struct dedup *d, const char *device, const char *boot,
        char dev[PT_DEVICE_MAX + 1], char bt[PT_BOOT_LEN + 1], uint64_t *h)
 {
-	snprintf(dev, PT_DEVICE_MAX + 1, "%s", device);
-	snprintf(bt, PT_BOOT_LEN + 1, "%s", boot);
+	/* Not snprintf: this runs for every reading. */
+	bounded_copy(dev, device, PT_DEVICE_MAX + 1);
+	bounded_copy(bt, boot, PT_BOOT_LEN + 1);
 	*h = key_hash(dev, bt);
 	return stream_find(d, dev, bt, *h);
 }

@@ -133,9 +133,10 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 		*keep = c->opts.persistent || c->opts.count == 0;
 		goto out;
 	}
-	printable(topic != NULL ? topic : from, where, sizeof(where));
 	if (pt_codec_decode(payload, len, &r, why, sizeof(why)) < 0) {
 		c->st.invalid++;
+		/* Escaped only here: the good path has no use for it. */
+		printable(topic != NULL ? topic : from, where, sizeof(where));
 		pt_log_warnx_limited(&c->rl_invalid, "invalid payload %s %s: %s",
 		    topic ? "on" : "from", where, why);
 		v = LISTENER_REJECTED;
@@ -143,6 +144,7 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 	}
 	if (topic != NULL && !topic_matches_device(topic, r.device)) {
 		c->st.invalid++;
+		printable(topic, where, sizeof(where));
 		pt_log_warnx_limited(&c->rl_invalid, "invalid payload on %s: device "
 		    "\"%s\" does not match the topic", where, r.device);
 		v = LISTENER_REJECTED;

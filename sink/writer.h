@@ -2,7 +2,8 @@
  * writer.h: the sink's output file. Formats (SPEC.md): text (header
  * "# seq ts device temp_c"), csv (header
  * "device,boot,seq,ts,temp_c,mv,raw,recv_ts"), jsonl (the original payload
- * plus "recv_ts"). One line per reading, written with one write(2).
+ * plus "recv_ts"). One line per reading: written with one write(2) in
+ * APPEND mode and on stdout, gathered into 32 KiB writes in COMPLETE mode.
  *
  * Modes: WRITER_COMPLETE writes to a temporary file beside path and renames
  * it into place on writer_commit() (a partial file never looks finished);

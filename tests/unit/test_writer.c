@@ -366,6 +366,98 @@ writer_truncates_a_line_that_fails_partway(void **state)
 	    "3 2026-11-24T21:23:04.123456Z pi-sensor-1 22.53\n");
 }
 
+/* Size of the one temporary file ".out.txt.XXXXXX" in dir, -1 if none. */
+static off_t
+temp_size(const char *dir)
+{
+	char p[512];
+	struct dirent *e;
+	struct stat st;
+	off_t size = -1;
+	DIR *d;
+
+	assert_non_null(d = opendir(dir));
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, ".out.txt.", 9) == 0) {
+			snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+			assert_int_equal(stat(p, &st), 0);
+			size = st.st_size;
+		}
+	closedir(d);
+	return size;
+}
+
+static int
+count_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	int c, n = 0;
+
+	assert_non_null(fp);
+	while ((c = fgetc(fp)) != EOF)
+		n += c == '\n';
+	fclose(fp);
+	return n;
+}
+
+static void
+writer_complete_mode_writes_lines_in_blocks(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w;
+	off_t mid;
+
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_COMPLETE));
+	put(w, 0, 0);
+	/* One reading is held, not written: no write(2) per line. */
+	assert_int_equal(temp_size(f->dir), 0);
+	for (uint64_t seq = 1; seq < 2000; seq++)
+		put(w, seq, 0);
+	/* ~100 KB of lines: the full blocks are written, the last is held. */
+	mid = temp_size(f->dir);
+	assert_true(mid >= 32 * 1024);
+	assert_int_equal(writer_commit(w), 0);
+	writer_free(w);
+	assert_int_equal(count_lines(f->path), 2001);
+	assert_true(temp_size(f->dir) == -1);
+}
+
+static void
+writer_complete_mode_keeps_a_block_that_failed(void **state)
+{
+	struct fx *f = *state;
+	struct pt_reading r = reading(0, 0);
+	struct rlimit old, lim;
+	struct writer *w;
+	uint64_t seq;
+	int rc = 0;
+
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_COMPLETE));
+	/* The file may not grow past 10 bytes: the first block fails. */
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 10;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (seq = 0; seq < 2000 && rc == 0; seq++) {
+		r.seq = seq;
+		rc = writer_write(w, &r, NULL, 0, RECV_US);
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	/* The reading that found no room was not taken; nothing torn stays
+	 * and every line taken before it is still held, to be written where
+	 * the failed block began (no hole). */
+	assert_int_equal(rc, -EFBIG);
+	assert_int_equal(temp_size(f->dir), 0);
+	seq--;
+	for (; seq < 2000; seq++)
+		put(w, seq, 0);
+	assert_int_equal(writer_commit(w), 0);
+	writer_free(w);
+	assert_int_equal(count_lines(f->path), 2001);
+}
+
 static void
 writer_dash_writes_to_stdout(void **state)
 {
@@ -511,6 +603,8 @@ main(void)
 		T(writer_append_writes_header_once),
 		T(writer_append_trims_a_torn_last_line),
 		T(writer_truncates_a_line_that_fails_partway),
+		T(writer_complete_mode_writes_lines_in_blocks),
+		T(writer_complete_mode_keeps_a_block_that_failed),
 		T(writer_dash_writes_to_stdout),
 		T(writer_open_fails_in_a_missing_directory),
 		T(writer_reopen_starts_a_new_file_after_a_rename),

@@ -10,7 +10,9 @@
  * Threads: paho calls the callbacks of all four files on its own threads;
  * the owner calls the pt_mqtt_* functions on its thread. Shared state
  * (counters, retry schedule) is guarded by m->lock; m->cond is signalled
- * whenever a publish completes so pt_mqtt_flush can wait without polling.
+ * when a publish completes and the owner waits for that many outstanding
+ * (waiting, wake_at), so pt_mqtt_flush and pt_mqtt_wait_room wait without
+ * polling and are woken once per batch, not once per message.
  */
 #ifndef MQTT_INT_H
 #define MQTT_INT_H
@@ -47,6 +49,8 @@ struct pt_mqtt {
 	struct pt_mqtt_counters     c;          /* user publishes */
 	uint64_t                    all_sent;   /* every send, birth included */
 	uint64_t                    all_done;
+	int                         waiting;    /* the owner waits on cond for */
+	uint64_t                    wake_at;    /* all_sent - all_done <= this */
 	int                         ever_connected;
 	int                         retry_pending;
 	int64_t                     retry_at_ns;

@@ -20,7 +20,10 @@ done_one(struct pt_mqtt *m, int user, int ok)
 		else
 			m->c.failed++;
 	}
-	pthread_cond_broadcast(&m->cond);
+	/* Wake the owner only when what it waits for has come (room in the
+	 * window at --rate 0, everything at a flush), not for every message. */
+	if (m->waiting && m->all_sent - m->all_done <= m->wake_at)
+		pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -164,11 +167,11 @@ pt_mqtt_publish_other(struct pt_mqtt *m, const char *topic, const void *payload,
 	return mqtt_enqueue(m, topic, payload, len, qos, retain, 0);
 }
 
-int
-pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms)
+/* Absolute CLOCK_REALTIME deadline timeout_ms from now (pthread_cond_timedwait). */
+static struct timespec
+deadline(int timeout_ms)
 {
 	struct timespec until;
-	int rc = 0;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += timeout_ms / 1000;
@@ -177,10 +180,49 @@ pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
+	return until;
+}
+
+/* Wait (m->lock held) until at most `level` messages are outstanding or
+ * the deadline passes. 0 or -ETIMEDOUT. */
+static int
+wait_level(struct pt_mqtt *m, uint64_t level, const struct timespec *until)
+{
+	int rc = 0;
+
+	m->waiting = 1;
+	m->wake_at = level;
+	while (m->all_sent - m->all_done > level && rc == 0)
+		rc = pthread_cond_timedwait(&m->cond, &m->lock, until);
+	m->waiting = 0;
+	return m->all_sent - m->all_done > level ? -ETIMEDOUT : 0;
+}
+
+int
+pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms)
+{
+	struct timespec until = deadline(timeout_ms);
+	int rc;
+
 	pthread_mutex_lock(&m->lock);
-	while (m->all_done < m->all_sent && rc == 0)
-		rc = pthread_cond_timedwait(&m->cond, &m->lock, &until);
-	rc = m->all_done < m->all_sent ? -ETIMEDOUT : 0;
+	rc = wait_level(m, 0, &until);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int
+pt_mqtt_wait_room(struct pt_mqtt *m, unsigned window, unsigned low, int timeout_ms)
+{
+	struct timespec until;
+	int rc = 0;
+
+	if (window == 0 || low >= window)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	if (m->all_sent - m->all_done >= window) {
+		until = deadline(timeout_ms);
+		rc = wait_level(m, low, &until);
+	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }

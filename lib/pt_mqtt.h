@@ -120,6 +120,23 @@ int pt_mqtt_publish_other(struct pt_mqtt *m, const char *topic,
  * failed. 0 when all are, -ETIMEDOUT otherwise. */
 int pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms);
 
+/*
+ * For a publisher that goes as fast as the broker takes its messages: 0 at
+ * once while fewer than `window` messages are outstanding (handed over,
+ * neither delivered nor failed); else wait, on a condition, until at most
+ * `low` are (low < window), so the caller refills in a burst. -ETIMEDOUT
+ * after timeout_ms, -EINVAL for a bad window. Why a window: paho 1.3 scans
+ * its queued and in-flight lists to pick each new message id, so a deep
+ * queue makes every publish cost more (at 1000 queued about as much as the
+ * rest of the publish together). Why low = window - 1 at QoS 1: mosquitto
+ * (without set_tcp_nodelay) holds back PUBACKs under Nagle's algorithm
+ * until we acknowledge its last segment, which our TCP delays until we send
+ * again; waiting for more than the first PUBACKs that come stalls each
+ * round for the delayed-ACK timer (tens of ms).
+ */
+int pt_mqtt_wait_room(struct pt_mqtt *m, unsigned window, unsigned low,
+                      int timeout_ms);
+
 /* Publish "offline" (when a status topic is set), flush, and disconnect
  * cleanly, all within timeout_ms; when not connected, return at once
  * (nothing could complete). From the call on, publishes paho gives up on

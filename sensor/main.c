@@ -106,11 +106,22 @@ publish_sample(struct sensor_ctx *c, const struct source_sample *s, int64_t ts_u
 		    strerror(-len));
 		return len;
 	}
+	rc = -ENOBUFS;          /* what a stop before it was handed over is */
 	for (;;) {
+		/* --rate 0: go as fast as the far end takes readings, waiting
+		 * (on a condition, not a sleep) while a window is outstanding. */
+		if (c->opts.rate <= 0 && c->tr->ops->wait(c->tr, 100) == -ETIMEDOUT) {
+			if (stop)
+				break;
+			if (c->tr->ops->poll(c->tr) == -ECONNREFUSED)
+				return -ECONNREFUSED;
+			continue;
+		}
 		rc = c->tr->ops->publish(c->tr, payload, (size_t)len);
 		if (rc != -ENOBUFS || c->opts.rate > 0 || stop)
 			break;
-		/* --rate 0: go as fast as the far end acknowledges. */
+		/* Full although the window had room (a limit of the transport's
+		 * own): try again shortly. */
 		struct timespec ms = { 0, 1000000 };
 		nanosleep(&ms, NULL);
 		if (c->tr->ops->poll(c->tr) == -ECONNREFUSED)

@@ -35,6 +35,13 @@ struct transport_ops {
 	 * (nothing queued); -ECONNREFUSED when the peer refused us for good.
 	 */
 	int  (*publish)(struct transport *t, const char *payload, size_t len);
+	/*
+	 * --rate 0: wait up to timeout_ms until the next reading can be handed
+	 * over without queueing deep (a window of readings outstanding), so
+	 * the sensor goes as fast as the far end takes them. 0 when there is
+	 * room, -ETIMEDOUT otherwise.
+	 */
+	int  (*wait)(struct transport *t, int timeout_ms);
 	/* Let the transport make progress (reconnect, send). Call at least
 	 * every 100 ms. 0, or -ECONNREFUSED when refused for good. */
 	int  (*poll)(struct transport *t);

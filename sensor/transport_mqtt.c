@@ -47,6 +47,25 @@ m_publish(struct transport *t, const char *payload, size_t len)
 	return pt_mqtt_publish(mt->m, mt->topic, payload, len, mt->qos, 0);
 }
 
+/*
+ * Readings outstanding at --rate 0: enough to keep paho's send thread and
+ * the broker busy while the sensor waits, few enough that paho's
+ * per-message scans of its queues stay short. At QoS 0 a completion is
+ * paho's own write, so the sensor sleeps until half the window is out; at
+ * QoS 1 and 2 it refills on the first acknowledgements that arrive (see
+ * pt_mqtt_wait_room: the broker's Nagle would stall a deeper wait).
+ */
+#define RATE0_WINDOW 64
+
+static int
+m_wait(struct transport *t, int timeout_ms)
+{
+	struct mqtt_transport *mt = (struct mqtt_transport *)t;
+
+	return pt_mqtt_wait_room(mt->m, RATE0_WINDOW,
+	    mt->qos == 0 ? RATE0_WINDOW / 2 : RATE0_WINDOW - 1, timeout_ms);
+}
+
 static int
 m_publish_aux(struct transport *t, const char *topic, const char *payload,
               size_t len, int retain)
@@ -123,6 +142,7 @@ static const struct transport_ops mqtt_ops = {
 	.name = "mqtt",
 	.start = m_start,
 	.publish = m_publish,
+	.wait = m_wait,
 	.poll = m_poll,
 	.flush = m_flush,
 	.stop = m_stop,

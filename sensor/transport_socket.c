@@ -264,6 +264,25 @@ all_sent_unanswerable(const struct sock_transport *s)
 }
 
 static int
+s_wait(struct transport *t, int timeout_ms)
+{
+	struct sock_transport *s = (struct sock_transport *)t;
+	int64_t until = pt_time_mono_ns() + (int64_t)timeout_ms * 1000000;
+
+	for (;;) {
+		(void)s_poll(t);
+		if (s->count < s->cap)
+			return 0;
+		if (pt_time_mono_ns() >= until)
+			return -ETIMEDOUT;
+		/* The peer's TCP acknowledgements come without an event:
+		 * nap briefly (a readable socket, the sink closing, ends it). */
+		struct pollfd p = { .fd = s->fd, .events = POLLIN };
+		(void)poll(&p, s->fd >= 0 ? 1 : 0, 1);
+	}
+}
+
+static int
 s_flush(struct transport *t, int timeout_ms)
 {
 	struct sock_transport *s = (struct sock_transport *)t;
@@ -350,6 +369,7 @@ static const struct transport_ops socket_ops = {
 	.name = "socket",
 	.start = s_start,
 	.publish = s_publish,
+	.wait = s_wait,
 	.poll = s_poll,
 	.flush = s_flush,
 	.stop = s_stop,

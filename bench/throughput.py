@@ -16,9 +16,11 @@ sessions), three cases, each measured side by side with mosquitto's client:
            the two drain one after the other. Timed from start to exit (the
            sink's exit comes after its fsync + rename).
   steady   pitemp-sensor at 100 Hz, QoS 1, --count S (--steady, 3000) into
-           pitemp-sink as a logger (--count 0, csv): CPU share of one core
-           and peak RSS of each, latency from each reading's ts to the sink's
-           recv_ts (p50, p99, max over all S).
+           pitemp-sink as a logger (--count 0, csv), with a mosquitto_sub on
+           the same stream and a mosquitto_pub fed S lines at 100 Hz (own
+           topic) alongside: CPU share of one core and peak RSS of each,
+           latency from each reading's ts to the sink's recv_ts (p50, p99,
+           max over all S).
 
 CPU time (user + sys) and peak RSS are the process's own, from os.wait4.
 Each publish and flood case runs R times (--repeat, 3); the run with the
@@ -31,7 +33,7 @@ the figure of this run.
 A benchmark: it prints figures and asserts nothing (it exits 1 only when a
 run did not deliver all its readings).
 """
-import argparse, csv, os, signal, statistics, sys, tempfile, time
+import argparse, csv, os, signal, statistics, sys, tempfile, threading, time
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -185,33 +187,66 @@ def parse_ts(t):
     return datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
+def feed(fifo, path, n, rate, stop):
+    """Write n lines of path into fifo at rate per second (absolute deadlines)."""
+    with open(path) as src, open(fifo, "w") as out:
+        t = time.monotonic()
+        for _ in range(n):
+            if stop.is_set():
+                return
+            out.write(src.readline())
+            out.flush()
+            t += 1.0 / rate
+            d = t - time.monotonic()
+            if d > 0:
+                time.sleep(d)
+
+
 def steady_case(d, port):
+    """pitemp-sensor -> pitemp-sink (logger, csv) at 100 Hz; mosquitto_sub on the
+    same stream and a mosquitto_pub fed at 100 Hz (its own topic) alongside."""
     out = os.path.join(d, "steady.csv")
     sink = Proc([f"{bindir}/pitemp-sink", "-h", "127.0.0.1", "-p", str(port), "-i", "bench-steady-sink",
                  "-q", "1", "-C", "0", "-F", "csv", "-o", out], stderr=os.path.join(d, "steady-sink.err"))
-    sensor = None
+    msub = Proc(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-i", "bench-steady-msub", "-q", "1",
+                 "-C", str(S), "-t", "pitemp/steady/temperature"], stdout=os.path.join(d, "steady-msub.txt"))
+    fifo, pf = os.path.join(d, "steady.fifo"), os.path.join(d, "steady-pay.txt")
+    os.mkfifo(fifo)
+    payloads(pf, S, device="ref")
+    sensor = mpub = None
+    stop = threading.Event()
+    feeder = threading.Thread(target=feed, args=(fifo, pf, S, 100.0, stop))
     try:
-        if not wait_subscribed(blog, "bench-steady-sink", sink):
-            return None, "pitemp-sink did not subscribe"
+        for cid, p in (("bench-steady-sink", sink), ("bench-steady-msub", msub)):
+            if not wait_subscribed(blog, cid, p):
+                return None, f"{cid} did not subscribe"
+        mpub = Proc(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-i", "bench-steady-mpub", "-q", "1",
+                     "-l", "-t", "ref/steady/temperature"], stdin=fifo)
+        feeder.start()
         sensor = Proc([f"{bindir}/pitemp-sensor", "-h", "127.0.0.1", "-p", str(port),
                        "-i", "bench-steady-sensor", "-q", "1", "--rate", "100", "-C", str(S),
                        "--device", "steady"], stderr=os.path.join(d, "steady-sensor.err"))
-        if not wait_all([sensor], S / 100 * 2 + 30) or sensor.rc != 0:
-            return None, f"pitemp-sensor rc={sensor.rc}"
+        if not wait_all([sensor, mpub], S / 100 * 2 + 30) or sensor.rc != 0 or mpub.rc != 0:
+            return None, f"pitemp-sensor rc={sensor.rc}, mosquitto_pub rc={mpub.rc}"
         deadline = time.monotonic() + 30
         while lines(out) < S + 1 and time.monotonic() < deadline and sink.poll() is None:
             time.sleep(0.01)
         sink.stop(signal.SIGTERM)
+        if not wait_all([msub], 10) or msub.rc != 0:
+            return None, f"mosquitto_sub rc={msub.rc}"
         if sink.rc != 0 or lines(out) != S + 1:
             return None, f"pitemp-sink rc={sink.rc}, {lines(out) - 1} of {S} readings"
         with open(out) as f:
             rows = list(csv.DictReader(f))
         lat = sorted((parse_ts(r["recv_ts"]) - parse_ts(r["ts"])) * 1e3 for r in rows)
-        return {"sensor": sensor, "sink": sink, "lat": lat}, None
+        return {"sensor": sensor, "sink": sink, "mpub": mpub, "msub": msub, "lat": lat}, None
     finally:
-        sink.stop()
-        if sensor:
-            sensor.stop()
+        stop.set()
+        for p in (sink, msub, sensor, mpub):
+            if p:
+                p.stop()
+        if feeder.is_alive():
+            feeder.join(5)
 
 
 def median_run(case, d, port, q, who):
@@ -275,9 +310,10 @@ for case, res, n in (("publish", pub, N), ("flood", flood, F)):
         for i, who in enumerate(("pitemp", "mosquitto")):
             print(row(case, q, names[case][i], res.get((q, who)), n))
 if steady:
-    for who in ("sensor", "sink"):
+    for who, name in (("sensor", "pitemp-sensor"), ("mpub", "mosquitto_pub"), ("sink", "pitemp-sink"),
+                      ("msub", "mosquitto_sub")):
         p = steady[who]
-        print(f"{'steady':<8} {1:>3}  pitemp-{who:<7} {p.wall:8.3f} {S / p.wall:11.0f} "
+        print(f"{'steady':<8} {1:>3}  {name:<14} {p.wall:8.3f} {S / p.wall:11.0f} "
               f"{p.cpu:7.3f} {p.cpu / S * 1e6:8.2f} {p.rss_kb / 1024:8.1f}")
     lat = steady["lat"]
     print(f"steady latency ts -> sink recv_ts over {len(lat)} readings: p50 {statistics.median(lat):.3f} ms, "
@@ -302,11 +338,12 @@ for q in QOS if "publish" in CASES else []:
     print(f"  publish QoS {q}: rate {rate:.2f}x mosquitto_pub's (goal >= 1.0x: {verdict(rate >= 1.0)}); "
           f"CPU per reading {c:.2f}x (goal <= 2x: {verdict(c <= 2.0)})")
 if steady:
-    for who in ("sensor", "sink"):
-        p = steady[who]
+    for who, ref, rname in (("sensor", "mpub", "mosquitto_pub"), ("sink", "msub", "mosquitto_sub")):
+        p, m = steady[who], steady[ref]
         share, rss = p.cpu / p.wall * 100, p.rss_kb / 1024
-        print(f"  100 Hz QoS 1 pitemp-{who}: {share:.2f}% of a core (goal <= 0.5%: {verdict(share <= 0.5)}); "
-              f"peak RSS {rss:.1f} MiB (goal <= 4 MiB: {verdict(rss <= 4.0)})")
+        print(f"  100 Hz QoS 1 pitemp-{who}: {share:.2f}% of a core (goal <= 0.5%: {verdict(share <= 0.5)}; "
+              f"{rname} alongside: {m.cpu / m.wall * 100:.2f}%); peak RSS {rss:.1f} MiB "
+              f"(goal <= 4 MiB: {verdict(rss <= 4.0)}; {rname}: {m.rss_kb / 1024:.1f})")
     lat = steady["lat"]
     p99, mx = lat[int(0.99 * (len(lat) - 1))], lat[-1]
     print(f"  latency over {len(lat)} readings: p99 {p99:.3f} ms (goal <= 0.5: {verdict(p99 <= 0.5)}); "

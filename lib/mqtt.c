@@ -23,6 +23,9 @@
 #define RETRY_MIN_MS    500
 #define RETRY_MAX_MS    10000
 
+/* MQTTAsync_global_init was called (by the first pt_mqtt_new). */
+static int global_init_done;
+
 void
 mqtt_event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail)
 {
@@ -308,6 +311,16 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 	co.restoreMessages = 1;
 	/* persistQoS0 defaults to 1 with file persistence: keep QoS 0 out. */
 	co.persistQoS0 = 0;
+	/* Without TLS, paho need not set OpenSSL up (error strings, every
+	 * algorithm): ~2 MB less touched memory. With TLS it does, as before.
+	 * Process-wide, and set before the first client, as paho asks. */
+	if (!global_init_done) {
+		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+
+		io.do_openssl_init = m->cafile != NULL;
+		MQTTAsync_global_init(&io);
+		global_init_done = 1;
+	}
 	/* cfg->persist_dir: paho's file persistence (see pt_mqtt.h). paho
 	 * stores its files under persist_dir/<client id>-<host>-<port>/ of
 	 * the first broker of the list. */

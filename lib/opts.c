@@ -56,7 +56,7 @@ static const struct opt table[] = {
 	{ "persistent", 'c', K_FLAG, SNK, OFF(persistent), 0, 0, NULL, "persistent session (no clean session) also with --count N" },
 	{ "output", 'o', K_STR, SNK, OFF(output), 0, 0, "FILE|URI", "output file, - for stdout (default readings.txt; sqlite: readings.db); postgresql: a libpq URI" },
 	{ "format", 'F', K_STR, SNK, OFF(format), 0, 0, "FORMAT", "text, csv, jsonl, sqlite or postgresql (default text)" },
-	{ "sync", 0, K_STR, SNK, OFF(sync), 0, 0, "normal|full", "a stored reading survives a kill, or also a power cut (default: full for files, normal for databases)" },
+	{ "sync", 0, K_STR, SNK, OFF(sync), 0, 0, "normal|full", "a stored reading survives a kill (normal, the default; files are fsynced within a second), or also a power cut (full: fsync per reading)" },
 	{ "state-dir", 0, K_STR, SNK, OFF(state_dir), 0, 0, "DIR", "MQTT session files and the postgresql journal (default: beside the output file; postgresql: .; stdout: none)" },
 	{ "timeout", 'W', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
 	{ "max-clients", 0, K_INT, SNK, OFF(max_clients), 1, 10000, "N", "socket mode: connections served at once (default 64)" },

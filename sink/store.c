@@ -205,6 +205,12 @@ store_reopen(struct store *s)
 	return s->ops->reopen != NULL ? s->ops->reopen(s) : 0;
 }
 
+int
+store_sync_fd(struct store *s)
+{
+	return s->ops->sync_fd != NULL ? s->ops->sync_fd(s) : -1;
+}
+
 void
 store_close(struct store *s)
 {

@@ -26,8 +26,9 @@
 
 enum store_mode { STORE_COMPLETE = 0, STORE_APPEND };
 
-/* What put() returning 0 survives (--sync). DEFAULT: the store's own
- * default (files: FULL, as they always did; databases: NORMAL). */
+/* What put() returning 0 survives (--sync). DEFAULT: NORMAL (files: a
+ * kill, and a power cut once synced a second later; databases: their own
+ * NORMAL). */
 enum store_sync { STORE_SYNC_DEFAULT = 0, STORE_SYNC_NORMAL, STORE_SYNC_FULL };
 
 struct store_cfg {
@@ -76,6 +77,12 @@ struct store_ops {
 	void (*abandon)(struct store *s, const char **kept);
 	/* Open the output again (SIGHUP, logrotate). NULL: nothing to do. */
 	int  (*reopen)(struct store *s);
+	/* APPEND mode, STORE_SYNC_NORMAL, a store whose put() leaves its
+	 * writes in the kernel (files): a descriptor for the caller to fsync
+	 * and close outside its lock when something was put since the last
+	 * call, else -1. The caller does this about once a second, so a power
+	 * cut loses at most that. NULL: the store needs none. */
+	int  (*sync_fd)(struct store *s);
 	void (*close)(struct store *s);
 };
 
@@ -121,6 +128,7 @@ int  store_ready(struct store *s);
 int  store_commit(struct store *s);
 void store_abandon(struct store *s, const char **kept);
 int  store_reopen(struct store *s);
+int  store_sync_fd(struct store *s);
 void store_close(struct store *s);  /* accepts NULL */
 
 #endif

@@ -62,7 +62,9 @@ file_open(const struct store_cfg *cfg, struct store_info *info, char *err,
 		snprintf(err, err_cap, "cannot open %s: %s", cfg->output, strerror(e));
 		goto fail;
 	}
-	writer_set_sync(f->w, cfg->sync != STORE_SYNC_NORMAL);
+	/* --sync full: fsync every line before it is acknowledged; normal
+	 * (the default): the main thread fsyncs about once a second. */
+	writer_set_sync(f->w, cfg->sync == STORE_SYNC_FULL);
 	if (cfg->mode == STORE_APPEND && cfg->dedup != NULL) {
 		/* Readings already in the file are not stored again when the
 		 * broker or paho delivers them a second time after a crash. */
@@ -125,6 +127,12 @@ file_reopen(struct store *s)
 	return writer_reopen(((struct file_store *)s)->w);
 }
 
+static int
+file_sync_fd(struct store *s)
+{
+	return writer_sync_fd(((struct file_store *)s)->w);
+}
+
 const struct store_ops store_file_ops = {
 	.name = "file",
 	.open = file_open,
@@ -135,5 +143,6 @@ const struct store_ops store_file_ops = {
 	.commit = file_commit,
 	.abandon = file_abandon,
 	.reopen = file_reopen,
+	.sync_fd = file_sync_fd,
 	.close = file_close,
 };

@@ -5,12 +5,16 @@
  * COMPLETE mode lines gather in a 32 KiB buffer written with one write(2)
  * when full and on commit (nothing needs them in the file earlier). Writes
  * are retried on EINTR and short writes; if one still fails, the file is
- * truncated back to where it began, so no torn line stays. APPEND mode fsyncs each line before returning (unless
- * writer_set_sync() said otherwise): the caller acknowledges the reading
- * only then (SPEC: a reading is either on disk or still held by the MQTT
- * session). COMPLETE mode writes a temporary file "<dir>/.<base>.XXXXXX" and
- * renames it into place on commit. "-" is stdout, written with write(2) as
- * well, so nothing is buffered.
+ * truncated back to where it began, so no torn line stays.
+ *
+ * APPEND mode (the logger): once writer_write() returns, the line is in the
+ * kernel, which a kill of the sink cannot undo; the caller acknowledges the
+ * reading only then. With writer_set_sync(w, 1) (--sync full) each line is
+ * also fsynced first (a power cut loses none); otherwise (--sync normal)
+ * the owner fsyncs a moment later, off the writing thread
+ * (writer_sync_fd()). COMPLETE mode writes a temporary file
+ * "<dir>/.<base>.XXXXXX" and renames it into place on commit. "-" is
+ * stdout, written with write(2) as well, so nothing is buffered.
  *
  * Files (not stdout) keep WRITER_RESERVE bytes held ahead of their end
  * (reserve.h), so the line in hand is written even when the filesystem has
@@ -27,11 +31,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pt_fmt.h"
-#include "pt_time.h"
+#include "linefmt.h"
 #include "reserve.h"
 
-#define LINE_MAX_LEN    (PT_PAYLOAD_MAX + 64)
+#define LINE_MAX_LEN    LINEFMT_MAX
 #define TAIL_SCAN       2048  /* longer than any line this writer writes */
 #define WRITER_RESERVE  (64 * 1024)
 #define WRITER_BUF      (32 * 1024)     /* COMPLETE: lines per write(2) */
@@ -42,6 +45,7 @@ struct writer {
 	enum writer_mode    mode;
 	bool                is_stdout;
 	bool                nosync;   /* APPEND: no fsync per line */
+	bool                unsynced; /* nosync: lines since writer_sync_fd() */
 	bool                done;     /* committed (COMPLETE) or abandoned */
 	struct reserve      res;      /* space held past size (not stdout) */
 	off_t               size;     /* file size before the next line */
@@ -156,6 +160,8 @@ put_line(struct writer *w, const char *buf, size_t len)
 		return rc;
 	}
 	w->size += (off_t)len;
+	if (w->nosync && !w->is_stdout)
+		w->unsynced = true;
 	return 0;
 }
 
@@ -170,12 +176,6 @@ dir_of(const char *path)
 	if (slash == path)
 		return strdup("/");
 	return strndup(path, (size_t)(slash - path));
-}
-
-static bool
-is_ws(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 static int
@@ -352,150 +352,21 @@ out:
 	return w;
 }
 
-/*
- * A line under construction. Built field by field with memcpy and
- * pt_fmt.h instead of snprintf: at a few hundred thousand readings a
- * second, printf's parsing and "%.2f" cost more than the rest of a line.
- */
-struct line {
-	char   *b;
-	size_t  n, cap;
-	bool    over;
-};
-
-static void
-add(struct line *l, const char *s, size_t n)
-{
-	if (l->over || n >= l->cap - l->n) {
-		l->over = true;
-		return;
-	}
-	memcpy(l->b + l->n, s, n);
-	l->n += n;
-}
-
-static void
-add_str(struct line *l, const char *s)
-{
-	add(l, s, strlen(s));
-}
-
-static void
-add_u64(struct line *l, uint64_t v)
-{
-	char num[PT_FMT_MAX];
-
-	add(l, num, pt_fmt_u64(num, v));
-}
-
-static void
-add_fixed(struct line *l, double v, int prec)
-{
-	char num[PT_FMT_MAX];
-	int n = pt_fmt_fixed(num, sizeof(num), v, prec);
-
-	if (n < 0)
-		l->over = true;
-	else
-		add(l, num, (size_t)n);
-}
-
-/* jsonl: the payload, trimmed and on one line, with recv_ts added. */
-static int
-format_jsonl(struct line *l, const char *p, size_t len, const char *recv)
-{
-	size_t i, body;
-
-	while (len > 0 && is_ws(p[0])) {
-		p++;
-		len--;
-	}
-	while (len > 0 && is_ws(p[len - 1]))
-		len--;
-	if (len < 2 || p[0] != '{' || p[len - 1] != '}')
-		return -EINVAL;
-	body = len - 1;
-	while (body > 1 && is_ws(p[body - 1]))
-		body--;
-	add(l, p, body);
-	if (body > 1)
-		add(l, ",", 1);
-	add_str(l, "\"recv_ts\":\"");
-	add(l, recv, PT_TS_LEN);
-	add_str(l, "\"}\n");
-	if (l->over)
-		return -EMSGSIZE;
-	/* Valid JSON has raw CR/LF only as whitespace between tokens. */
-	for (i = 0; i + 1 < l->n; i++)
-		if (l->b[i] == '\n' || l->b[i] == '\r')
-			l->b[i] = ' ';
-	return 0;
-}
-
 int
 writer_write(struct writer *w, const struct pt_reading *r,
              const void *payload, size_t len, int64_t recv_us)
 {
-	char buf[LINE_MAX_LEN], ts[PT_TS_LEN + 1], recv[PT_TS_LEN + 1];
-	struct line l = { buf, 0, sizeof(buf), false };
+	char buf[LINE_MAX_LEN];
 	int n;
 
 	if (w == NULL || r == NULL)
 		return -EINVAL;
 	if (w->done || w->fd == -1)
 		return -EBADF;
-	if (w->fmt != WRITER_TEXT &&
-	    (n = pt_time_format(recv_us, recv, sizeof(recv))) < 0)
+	if ((n = linefmt_reading(w->fmt, r, payload, len, recv_us, buf,
+	    sizeof(buf))) < 0)
 		return n;
-	if (w->fmt != WRITER_JSONL &&
-	    (n = pt_time_format(r->ts_us, ts, sizeof(ts))) < 0)
-		return n;
-	switch (w->fmt) {
-	case WRITER_TEXT:       /* seq ts device temp_c */
-		add_u64(&l, r->seq);
-		add(&l, " ", 1);
-		add(&l, ts, PT_TS_LEN);
-		add(&l, " ", 1);
-		add_str(&l, r->device);
-		add(&l, " ", 1);
-		add_fixed(&l, r->temp_c, 2);
-		add(&l, "\n", 1);
-		break;
-	case WRITER_CSV:        /* device,boot,seq,ts,temp_c,mv,raw,recv_ts */
-		add_str(&l, r->device);
-		add(&l, ",", 1);
-		add_str(&l, r->boot);
-		add(&l, ",", 1);
-		add_u64(&l, r->seq);
-		add(&l, ",", 1);
-		add(&l, ts, PT_TS_LEN);
-		add(&l, ",", 1);
-		add_fixed(&l, r->temp_c, 2);
-		add(&l, ",", 1);
-		if (r->has_mv)
-			add_fixed(&l, r->mv, 1);
-		add(&l, ",", 1);
-		if (r->has_raw) {
-			char num[PT_FMT_MAX];
-
-			add(&l, num, pt_fmt_i64(num, r->raw));
-		}
-		add(&l, ",", 1);
-		add(&l, recv, PT_TS_LEN);
-		add(&l, "\n", 1);
-		break;
-	case WRITER_JSONL:
-		if (payload == NULL || len > PT_PAYLOAD_MAX)
-			return -EINVAL;
-		if ((n = format_jsonl(&l, payload, len, recv)) < 0)
-			return n;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (l.over)
-		return -EMSGSIZE;
-	if ((n = put_line(w, buf, l.n)) != 0)
+	if ((n = put_line(w, buf, (size_t)n)) != 0)
 		return n;
 	w->lines++;
 	return 0;
@@ -599,6 +470,19 @@ writer_set_sync(struct writer *w, int per_line)
 }
 
 int
+writer_sync_fd(struct writer *w)
+{
+	int fd;
+
+	if (w == NULL || !w->unsynced || w->done || w->fd == -1 || w->is_stdout)
+		return -1;
+	if ((fd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	w->unsynced = false;
+	return fd;
+}
+
+int
 writer_ready(struct writer *w)
 {
 	if (w == NULL)
@@ -630,7 +514,7 @@ writer_reopen(struct writer *w)
 	old = *w;
 	reserve_init(&w->res, WRITER_RESERVE);
 	if ((rc = open_append(w)) == 0 && (rc = put_header(w)) == 0) {
-		if (!old.nosync)
+		if (!old.nosync || old.unsynced)
 			(void)fsync(old.fd);
 		(void)reserve_release(&old.res, old.fd, old.size);
 		close(old.fd);

@@ -40,9 +40,19 @@ int writer_write(struct writer *w, const struct pt_reading *r,
                  const void *payload, size_t len, int64_t recv_us);
 
 /* APPEND mode: 1 (default) fsyncs every line before writer_write()
- * returns (a power cut loses no line); 0 leaves that to the kernel (a kill
- * loses none, a power cut may). Accepts NULL. */
+ * returns (a power cut loses no line); 0 leaves that to writer_sync_fd()'s
+ * caller (a kill loses none, a power cut what was not yet synced).
+ * Accepts NULL. */
 void writer_set_sync(struct writer *w, int per_line);
+
+/*
+ * APPEND mode without a per-line fsync: a duplicate of the file's
+ * descriptor for the caller to fsync and close when lines were written
+ * since the last call; -1 when there is nothing to sync (or dup failed).
+ * The fsync happens outside the caller's lock, so the thread that writes
+ * the lines never waits for the disk. Accepts NULL.
+ */
+int writer_sync_fd(struct writer *w);
 
 /*
  * 0 when the next line can be written, -ENOSPC (-EDQUOT) when the space

@@ -459,6 +459,37 @@ writer_complete_mode_keeps_a_block_that_failed(void **state)
 }
 
 static void
+writer_normal_sync_hands_out_a_descriptor_once_per_batch(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w;
+	int fd;
+
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_APPEND));
+	writer_set_sync(w, 0);
+	assert_int_equal(writer_sync_fd(w), -1);        /* header: synced at open */
+	put(w, 1, 0);
+	put(w, 2, 0);
+	/* Two lines since: one descriptor of the same file to fsync... */
+	assert_true((fd = writer_sync_fd(w)) >= 0);
+	assert_int_equal(fsync(fd), 0);
+	assert_int_equal(close(fd), 0);
+	/* ...and none until another line comes. */
+	assert_int_equal(writer_sync_fd(w), -1);
+	put(w, 3, 0);
+	assert_true((fd = writer_sync_fd(w)) >= 0);
+	close(fd);
+	writer_free(w);
+	/* --sync full fsyncs each line itself: nothing to hand out. */
+	assert_non_null(w = writer_open(f->path, WRITER_TEXT, WRITER_APPEND));
+	writer_set_sync(w, 1);
+	put(w, 4, 0);
+	assert_int_equal(writer_sync_fd(w), -1);
+	writer_free(w);
+	assert_int_equal(writer_sync_fd(NULL), -1);
+}
+
+static void
 writer_dash_writes_to_stdout(void **state)
 {
 	struct fx *f = *state;
@@ -605,6 +636,7 @@ main(void)
 		T(writer_truncates_a_line_that_fails_partway),
 		T(writer_complete_mode_writes_lines_in_blocks),
 		T(writer_complete_mode_keeps_a_block_that_failed),
+		T(writer_normal_sync_hands_out_a_descriptor_once_per_batch),
 		T(writer_dash_writes_to_stdout),
 		T(writer_open_fails_in_a_missing_directory),
 		T(writer_reopen_starts_a_new_file_after_a_rename),

@@ -200,10 +200,18 @@ clean:
 # bench/throughput.py (pitemp-sensor/-sink against mosquitto_pub/_sub, same
 # broker, same run). They print figures and assert nothing; not part of
 # `make check`. Recorded results and knobs: bench/README.md.
-.PHONY: bench
+.PHONY: bench profile
 bench: all
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/pacing.py
 	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/throughput.py
+
+# `make profile`: bench/profile.py, the instructions each program spends per
+# reading next to mosquitto's clients (valgrind's callgrind: repeatable on a
+# busy machine) and where they go. Installs valgrind when it is missing.
+profile: all
+	@command -v valgrind >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q valgrind; }
+	PITEMP_BUILD=$(abspath $(B)) $(PYTHON) bench/profile.py
 
 # `make bench-fleet`: how many sensors one mosquitto and one pitemp-sink hold
 # (bench/fleet.py): the generator's own ceiling, then pitemp-bench at 100 Hz

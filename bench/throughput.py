@@ -40,6 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import broker as broker_mod  # noqa: E402
 from benchlib import Proc, bindir, lines, payloads, wait_all, wait_subscribed  # noqa: E402
 import benchlib  # noqa: E402
+import plots  # noqa: E402
 
 ap = argparse.ArgumentParser(description="pitemp vs mosquitto_pub/mosquitto_sub: cost per reading")
 ap.add_argument("--count", type=int, default=50000, help="publish case: readings per run (< 65535)")
@@ -318,6 +319,11 @@ if steady:
     lat = steady["lat"]
     print(f"steady latency ts -> sink recv_ts over {len(lat)} readings: p50 {statistics.median(lat):.3f} ms, "
           f"p99 {lat[int(0.99 * (len(lat) - 1))]:.3f} ms, max {lat[-1]:.3f} ms")
+    png = plots.histograms(os.path.join(os.path.dirname(bindir), "bench", "throughput-latency.png"),
+                           f"throughput.py steady: {S} readings at 100 Hz, QoS 1", [
+        {"title": "latency: sink recv_ts - ts", "xlabel": "ms", "logy": True,
+         "series": [("pitemp-sensor -> mosquitto -> pitemp-sink", lat)]}])
+    print(f"steady latency distribution: {png or 'not drawn (see above)'}")
 
 print()
 print("Goals (issue 11), figures of this run:")

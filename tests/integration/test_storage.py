@@ -144,6 +144,38 @@ def test_sqlite_count_n_stores_n_and_exits_0(bins, broker, procs, workdir):
     assert parse_summary(sink)["stored"] == "300"
 
 
+def test_sqlite_locked_by_another_writer_is_waited_out(bins, broker, procs,
+                                                      workdir):
+    """Another program holds SQLite's write lock for a while: the sink says
+    so once, takes no reading meanwhile, and goes on once it is free."""
+    out = workdir / "busy.db"
+    sink = procs.start("sink", sink_argv(bins, broker.port, "-C", "0", "-i",
+                                         "storage-sq-busy", "-F", "sqlite", "-o", out))
+    sink.wait_for_line(SUBSCRIBED)
+    sensor = procs.start("sensor", sensor_argv(
+        bins, broker.port, "--rate", "200", "-C", "600", "--device", "sq-busy"))
+    rows = SqliteRows(out)
+    assert wait_rows(rows, 100, 30, (sink, sensor)) >= 100
+    other = sqlite3.connect(out, isolation_level=None, timeout=10)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        sink.wait_for_line(r"cannot store in .*: Device or resource busy; taking "
+                           r"no more readings", timeout=30)
+        held = other.execute("select count(*) from readings").fetchone()[0]
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    sink.wait_for_line(r"takes readings again after", timeout=30)
+    assert sensor.wait_exit(30) == 0, sensor.describe()
+    assert wait_rows(rows, 600, 30, (sink,)) >= 600, sink.describe()
+    sink.signal(signal.SIGTERM)
+    assert sink.wait_exit(15) == 0, sink.describe()
+    assert_once(rows.keys(), "sq-busy", 600)
+    busy = [l for l in sink.stderr_lines() if "resource busy" in l]
+    assert len(busy) == 1, busy
+    figure(workdir, f"sqlite locked by another writer at {held} rows: waited, 600 once")
+
+
 # --------------------------------------------------------------------------
 # PostgreSQL
 

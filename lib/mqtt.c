@@ -332,6 +332,10 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 		errno = EINVAL;
 		goto fail_sync;
 	}
+	/* What an earlier run left in persist_dir goes out first; flush waits
+	 * for it too (paho calls no completion for it). */
+	if (cfg->persist_dir != NULL && (rc = pt_mqtt_pending(m)) > 0)
+		m->restored = rc;
 	if (MQTTAsync_setCallbacks(m->client, m, connlost, mqtt_msgarrvd, NULL) != 0 ||
 	    MQTTAsync_setConnected(m->client, m, connected) != 0 ||
 	    (m->v5 && MQTTAsync_setDisconnected(m->client, m, disconnected5) != 0)) {

@@ -64,6 +64,9 @@ struct pt_mqtt {
 	int                         stopping;   /* pt_mqtt_stop began: failed
 	                                         * publishes are counted, not told */
 	int64_t                     since_ns;   /* connected or lost since (debug) */
+	int                         restored;   /* messages paho restored from
+	                                         * persist_dir at create, still
+	                                         * to be flushed (owner thread) */
 };
 
 /* A PT_MQTT_DEBUG event, printf-style (a no-op without on_event). */

@@ -224,7 +224,45 @@ pt_mqtt_wait_room(struct pt_mqtt *m, unsigned window, unsigned low, int timeout_
 		rc = wait_level(m, low, &until);
 	}
 	pthread_mutex_unlock(&m->lock);
+	/* Messages restored from persist_dir complete without a callback:
+	 * look at paho's pending list until they are gone. */
+	while (rc == 0 && m->restored > 0) {
+		struct timespec now, nap = { 0, 20 * 1000000L };
+
+		if (pt_mqtt_pending(m) == 0) {
+			m->restored = 0;
+			break;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > until.tv_sec ||
+		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+			rc = -ETIMEDOUT;
+		else
+			nanosleep(&nap, NULL);
+	}
 	return rc;
+}
+
+int
+pt_mqtt_pending(struct pt_mqtt *m)
+{
+	MQTTAsync_token *tokens = NULL;
+	int n = 0;
+
+	if (MQTTAsync_getPendingTokens(m->client, &tokens) != MQTTASYNC_SUCCESS)
+		return -EIO;
+	if (tokens != NULL) {
+		while (tokens[n] != -1)
+			n++;
+		MQTTAsync_free(tokens);
+	}
+	return n;
+}
+
+int
+pt_mqtt_restored(struct pt_mqtt *m)
+{
+	return m->restored;
 }
 
 void

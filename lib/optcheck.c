@@ -24,7 +24,7 @@ static const struct {
 	{ "topic", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "qos", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "id", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
-	{ "persistent", PT_MODE_MQTT, PT_PROG_SINK },
+	{ "persistent", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "username", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "password", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
 	{ "password-file", PT_MODE_MQTT, PT_PROG_SENSOR | PT_PROG_SINK },
@@ -156,6 +156,11 @@ pt_opts_check(const struct pt_opts *o, char *err, size_t err_cap)
 		return rc;
 	if (o->prog == PT_PROG_SENSOR && (rc = check_summary(o, err, err_cap)) < 0)
 		return rc;
+	if (o->prog == PT_PROG_SENSOR && o->persistent && o->qos == 0) {
+		snprintf(err, err_cap, "option --persistent: QoS 0 readings are never "
+		    "kept (use -q 1 or 2)");
+		return -EINVAL;
+	}
 	if (o->topic != NULL &&
 	    pt_topic_check(o->topic, o->prog == PT_PROG_SINK, why, sizeof(why)) < 0) {
 		snprintf(err, err_cap, "option --topic: '%.200s%s' %s", o->topic,

@@ -30,7 +30,7 @@ struct opt {
 	size_t      off;            /* offset in struct pt_opts */
 	double      min, max;       /* K_DOUBLE range */
 	const char *arg;            /* argument name in the usage text */
-	const char *help;
+	const char *help;           /* the sensor's (or both programs') */
 };
 
 #define BOTH (PT_PROG_SENSOR | PT_PROG_SINK)
@@ -47,17 +47,21 @@ static const struct opt table[] = {
 	{ "bind", 0, K_STR, SNK, OFF(bind), 0, 0, "ADDR", "socket mode: listen address (default 0.0.0.0)" },
 	{ "source", 0, K_STR, SEN, OFF(source), 0, 0, "SPEC", "sim[:SEED] | replay:FILE | mcp3008:DEV:CH | iio:DEV:CH | ads1115:DEV:ADDR:CH (default sim)" },
 	{ "rate", 0, K_DOUBLE, SEN, OFF(rate), 0, 100000, "HZ", "samples per second (default 100; 0 = as fast as acknowledged)" },
-	{ "count", 'C', K_U64, BOTH, OFF(count), 0, 0, "N", NULL },
+	{ "count", 'C', K_U64, BOTH, OFF(count), 0, 0, "N",
+	  "stop after N readings are delivered (default 0: run until signalled)" },
 	{ "device", 0, K_STR, SEN, OFF(device), 0, 0, "NAME", "device name (default the host name)" },
-	{ "topic", 't', K_STR, BOTH, OFF(topic), 0, 0, "T", NULL },
+	{ "topic", 't', K_STR, BOTH, OFF(topic), 0, 0, "T",
+	  "topic (default pitemp/<device>/temperature)" },
 	{ "qos", 'q', K_QOS, BOTH, OFF(qos), 0, 0, "0|1|2", "MQTT QoS (default 1)" },
 	{ "id", 'i', K_STR, BOTH, OFF(id), 0, 0, "CLIENT_ID", "MQTT client id" },
 	{ "group", 0, K_STR, SNK, OFF(group), 0, 0, "NAME", "share the stream with the sinks of group NAME ($share/NAME/topic)" },
-	{ "persistent", 'c', K_FLAG, SNK, OFF(persistent), 0, 0, NULL, "persistent session (no clean session) also with --count N" },
+	{ "persistent", 'c', K_FLAG, BOTH, OFF(persistent), 0, 0, NULL,
+	  "keep readings not yet acknowledged on disk (--state-dir) and send them after a restart" },
 	{ "output", 'o', K_STR, SNK, OFF(output), 0, 0, "FILE|URI", "output file, - for stdout (default readings.txt; sqlite: readings.db); postgresql: a libpq URI" },
 	{ "format", 'F', K_STR, SNK, OFF(format), 0, 0, "FORMAT", "text, csv, jsonl, sqlite or postgresql (default text)" },
 	{ "sync", 0, K_STR, SNK, OFF(sync), 0, 0, "normal|full", "a stored reading survives a kill (normal, the default; files are fsynced within a second), or also a power cut (full: fsync per reading)" },
-	{ "state-dir", 0, K_STR, SNK, OFF(state_dir), 0, 0, "DIR", "MQTT session files and the postgresql journal (default: beside the output file; postgresql: .; stdout: none)" },
+	{ "state-dir", 0, K_STR, BOTH, OFF(state_dir), 0, 0, "DIR",
+	  "where --persistent keeps its files (default $STATE_DIRECTORY, else .)" },
 	{ "timeout", 'W', K_DOUBLE, SNK, OFF(timeout), 0, 1e9, "S", "exit 3 if N readings have not arrived in S seconds" },
 	{ "max-clients", 0, K_INT, SNK, OFF(max_clients), 1, 10000, "N", "socket mode: connections served at once (default 64)" },
 	{ "idle-timeout", 0, K_DOUBLE, SNK, OFF(idle_timeout), 0, 1e6, "S", "socket mode: drop a client silent for S seconds (default 60; 0 = never)" },
@@ -80,6 +84,14 @@ static const struct opt table[] = {
 	{ "help", 0, K_HELP, BOTH, 0, 0, 0, NULL, "this help" },
 };
 #define NOPTS (sizeof(table) / sizeof(table[0]))
+
+/* The sink's help, where it differs from the sensor's above. */
+static const struct { const char *name, *help; } sink_help[] = {
+	{ "count", "exit 0 after N distinct readings (default 100; 0: run as a logger)" },
+	{ "topic", "topic filter (default pitemp/+/temperature)" },
+	{ "persistent", "persistent session (no clean session) also with --count N" },
+	{ "state-dir", "MQTT session files and the postgresql journal (default: beside the output file; postgresql: .; stdout: none)" },
+};
 _Static_assert(NOPTS <= 64, "struct pt_opts.given has one bit per option");
 
 /* Remember that op was given (pt_opts_given). */
@@ -544,14 +556,10 @@ pt_opts_usage(enum pt_prog prog)
 
 		if (!(op->progs & (int)prog))
 			continue;
-		if (help == NULL && strcmp(op->name, "count") == 0)
-			help = prog == PT_PROG_SENSOR ?
-			    "stop after N readings are delivered (default 0: run until signalled)" :
-			    "exit 0 after N distinct readings (default 100; 0: run as a logger)";
-		if (help == NULL && strcmp(op->name, "topic") == 0)
-			help = prog == PT_PROG_SENSOR ?
-			    "topic (default pitemp/<device>/temperature)" :
-			    "topic filter (default pitemp/+/temperature)";
+		for (size_t j = 0; prog == PT_PROG_SINK &&
+		    j < sizeof(sink_help) / sizeof(sink_help[0]); j++)
+			if (strcmp(sink_help[j].name, op->name) == 0)
+				help = sink_help[j].help;
 		if (op->shortopt)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", op->shortopt, op->name,
 			    op->arg ? " " : "", op->arg ? op->arg : "");

@@ -117,7 +117,8 @@ int pt_mqtt_publish_other(struct pt_mqtt *m, const char *topic,
                           const void *payload, size_t len, int qos, int retain);
 
 /* Wait up to timeout_ms until every published message is delivered or
- * failed. 0 when all are, -ETIMEDOUT otherwise. */
+ * failed, and every one restored from persist_dir completed. 0 when all
+ * are, -ETIMEDOUT otherwise. */
 int pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms);
 
 /*
@@ -136,6 +137,13 @@ int pt_mqtt_flush(struct pt_mqtt *m, int timeout_ms);
  */
 int pt_mqtt_wait_room(struct pt_mqtt *m, unsigned window, unsigned low,
                       int timeout_ms);
+
+/* Messages paho holds not yet completed (queued, in flight, restored from
+ * persist_dir), or -EIO. */
+int pt_mqtt_pending(struct pt_mqtt *m);
+/* How many messages an earlier run left in persist_dir, restored at
+ * pt_mqtt_new and sent first; 0 once a flush has seen them all complete. */
+int pt_mqtt_restored(struct pt_mqtt *m);
 
 /* Publish "offline" (when a status topic is set), flush, and disconnect
  * cleanly, all within timeout_ms; when not connected, return at once

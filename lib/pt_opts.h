@@ -36,11 +36,12 @@ struct pt_opts {
 	char    *topic;         /* sensor: pitemp/<device>/temperature; sink: pitemp/+/temperature */
 	int      qos;           /* default 1 */
 	char    *id;            /* client id; default derived from program and host/device */
-	int      persistent;    /* sink: persistent session with --count N */
+	int      persistent;    /* sink: persistent session with --count N;
+	                         * sensor: unacknowledged readings on disk */
 	char    *output;        /* sink, default "readings.txt" */
 	char    *format;        /* sink, default "text" */
 	char    *sync;          /* sink: "normal" | "full", NULL = the format's default */
-	char    *state_dir;     /* sink: local state directory, NULL = the default */
+	char    *state_dir;     /* local state directory, NULL = the default */
 	double   timeout;       /* sink, seconds, 0 = none */
 	int      max_clients;   /* sink socket mode, default 64 */
 	double   idle_timeout;  /* sink socket mode, seconds, default 60; 0 = never */

@@ -5,7 +5,8 @@
  * (re-sent on every connect) and the will "offline". Other messages
  * (summaries, discovery configs) go through publish_aux; a watched topic
  * (Home Assistant's status) is subscribed and its matching messages
- * counted.
+ * counted. With --persistent paho keeps what is not yet acknowledged in
+ * its files, and a restarted sensor sends it first.
  *
  * Threads: on_message runs on paho's thread and only bumps an atomic
  * counter; everything else runs on the main thread.
@@ -24,6 +25,8 @@
 
 struct mqtt_transport {
 	struct transport    base;
+	char                state[4096];    /* --persistent: paho's files */
+	uint64_t            cap;            /* readings held, queued or in flight */
 	struct pt_mqtt     *m;
 	const char         *topic;
 	int                 qos;
@@ -33,17 +36,48 @@ struct mqtt_transport {
 	atomic_uint_fast64_t watched;
 };
 
+/*
+ * --persistent: where paho keeps the readings not yet acknowledged
+ * (--state-dir; else systemd's StateDirectory, $STATE_DIRECTORY, whose
+ * first entry is ours; else the working directory). paho makes its own
+ * <client id>-<host>-<port>/ in there.
+ */
+static int
+state_dir(const struct pt_opts *o, char *out, size_t cap)
+{
+	const char *env = getenv("STATE_DIRECTORY");
+	size_t n;
+
+	if (o->state_dir != NULL)
+		n = (size_t)snprintf(out, cap, "%s", o->state_dir);
+	else if (env != NULL && env[0] != '\0')
+		n = (size_t)snprintf(out, cap, "%.*s", (int)strcspn(env, ":"), env);
+	else
+		n = (size_t)snprintf(out, cap, ".");
+	return n < cap ? 0 : -ENAMETOOLONG;
+}
+
 static int
 m_start(struct transport *t)
 {
 	return pt_mqtt_start(((struct mqtt_transport *)t)->m);
 }
 
+/*
+ * The buffer bound counts every reading held: paho's maxBufferedMessages
+ * bounds only its queue, not what it has sent and awaits a PUBACK for, up
+ * to 65535 message ids. At --rate 0 the sensor outran the broker by 30,000
+ * readings and 4 MB (tests/integration/test_long_run.py).
+ */
 static int
 m_publish(struct transport *t, const char *payload, size_t len)
 {
 	struct mqtt_transport *mt = (struct mqtt_transport *)t;
+	struct pt_mqtt_counters k;
 
+	pt_mqtt_counters(mt->m, &k);
+	if (k.published - k.delivered - k.failed >= mt->cap)
+		return -ENOBUFS;
 	return pt_mqtt_publish(mt->m, mt->topic, payload, len, mt->qos, 0);
 }
 
@@ -165,6 +199,7 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	mt->base.ops = &mqtt_ops;
 	mt->topic = o->topic;
 	mt->qos = o->qos;
+	mt->cap = tc->buffer > 0 ? tc->buffer : 1000;
 	snprintf(mt->status_topic, sizeof(mt->status_topic), "pitemp/%s/status",
 	    o->device);
 	cfg.host = o->host;
@@ -187,6 +222,15 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	cfg.insecure = o->insecure;
 	cfg.on_event = pt_cli_mqtt_event;
 	cfg.ctx = mt;
+	if (o->persistent) {
+		if (state_dir(o, mt->state, sizeof(mt->state)) < 0) {
+			snprintf(err, err_cap, "option --state-dir: too long");
+			free(mt);
+			errno = EINVAL;
+			return NULL;
+		}
+		cfg.persist_dir = mt->state;
+	}
 	atomic_init(&mt->watched, 0);
 	if (tc->watch_topic != NULL && tc->watch_payload != NULL) {
 		if ((size_t)snprintf(mt->watch_topic, sizeof(mt->watch_topic), "%s",
@@ -205,11 +249,21 @@ transport_mqtt_new(const struct transport_cfg *tc, char *err, size_t err_cap)
 	if ((mt->m = pt_mqtt_new(&cfg)) == NULL) {
 		int e = errno;
 
-		snprintf(err, err_cap, "cannot create the MQTT client for %s",
-		    o->host);
+		snprintf(err, err_cap, "cannot create the MQTT client for %s%s%s",
+		    o->host, cfg.persist_dir ? " with its files in " : "",
+		    cfg.persist_dir ? cfg.persist_dir : "");
 		free(mt);
 		errno = e;
 		return NULL;
+	}
+	if (cfg.persist_dir != NULL) {
+		int n = pt_mqtt_restored(mt->m);
+
+		pt_log_info("readings not yet acknowledged are kept in %s (--persistent)",
+		    cfg.persist_dir);
+		if (n > 0)
+			pt_log_info("%d message(s) an earlier run left there go out first",
+			    n);
 	}
 	return &mt->base;
 }

@@ -66,8 +66,9 @@ m_start(struct transport *t)
 /*
  * The buffer bound counts every reading held: paho's maxBufferedMessages
  * bounds only its queue, not what it has sent and awaits a PUBACK for, up
- * to 65535 message ids. At --rate 0 the sensor outran the broker by 30,000
- * readings and 4 MB (tests/integration/test_long_run.py).
+ * to 65535 message ids. Before this (and m_wait's window), a sensor ahead
+ * of a slow broker held 30,000 readings and 4 MB more
+ * (tests/integration/test_long_run.py).
  */
 static int
 m_publish(struct transport *t, const char *payload, size_t len)

@@ -41,7 +41,7 @@ def test_sensor_killed_during_an_outage_sends_its_readings_after_a_restart(
     broker = broker_factory()           # not started: the outage
     state = workdir / "state"
     argv = sensor_argv(bins, broker.port, "--persistent", "--state-dir", state,
-                       "--rate", "0", "--summary-period", "0",
+                       "--rate", "200", "--summary-period", "0",
                        "--device", "crashy")
     s1 = procs.start("sensor.1", argv + ["-C", str(n_old)])
     s1.wait_for_line(rf"readings not yet acknowledged are kept in "

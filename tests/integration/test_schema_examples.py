@@ -36,7 +36,8 @@ BUILD = Path(os.environ.get("PITEMP_BUILD", ROOT / "build"))
 PAYLOAD_MAX = 1024
 FIELDS = ("device", "boot", "seq", "ts", "temp_c", "mv", "raw")
 # The decoder's own sources, for when libpitemp.a is not built yet.
-DECODER_SRC = ("lib/codec.c", "lib/validate.c", "lib/utf8.c", "lib/time.c")
+DECODER_SRC = ("lib/codec.c", "lib/validate.c", "lib/utf8.c", "lib/time.c",
+               "lib/fmt.c")
 
 
 def decimal_multiple_of(validator, d_b, instance, schema):

@@ -19,8 +19,7 @@ import pytest
 from conftest import (REPO, TEST_LOG_SETTINGS, Proc, bounded_polls,
                       free_port, generate_broker_conf, make_broker_writable,
                       tail)
-from test_faults import (assert_exactly_once, figure, kill9, rig,  # noqa: F401
-                         text_lines, wait_lines)
+from faults import assert_exactly_once, figure, kill9, text_lines, wait_lines
 
 BRIDGE_CONF = REPO / "broker-config" / "mosquitto.bridge.conf"
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import (REPO, Proc, bounded_polls, free_port, port_accepts,
                       tail)
-from test_faults import assert_exactly_once, figure, kill9, text_lines
+from faults import assert_exactly_once, figure, kill9, text_lines
 
 CLUSTER_DIR = REPO / "broker-config" / "cluster"
 LEADER_RE = r"JetStream cluster (new )?metadata leader"

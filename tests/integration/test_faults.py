@@ -11,7 +11,6 @@ $PITEMP_BUILD/test-tmp/<test>/figures.txt). Tests marked `slow` are left
 out of the sanitizer pass (make asan: -m "not slow").
 """
 
-import os
 import re
 import signal
 import sys
@@ -22,6 +21,8 @@ import pytest
 
 from conftest import (TEXT_HEADER, TEXT_LINE_RE, bounded_polls, free_port,
                       parse_summary, sensor_argv, sink_argv)
+from faults import (assert_exactly_once, counters, figure, kill9, text_lines,
+                    wait_lines)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
 
@@ -31,65 +32,6 @@ CONNECTED = r"pitemp-sensor: info: connected to "
 
 # --------------------------------------------------------------------------
 # Helpers
-
-def figure(workdir, text):
-    """Record a measured figure: printed, and kept beside the logs."""
-    print(f"FIGURE: {text}")
-    with open(workdir / "figures.txt", "a") as f:
-        f.write(text + "\n")
-
-
-def text_lines(path):
-    """The reading lines of a text-format file (header excluded); [] when
-    the file does not exist yet. A torn last line is returned as is."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return []
-    lines = data.decode("utf-8", "replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [l for l in lines if not l.startswith("#")]
-
-
-def wait_lines(path, n, timeout, procs_alive=()):
-    """Wait until the file holds at least n reading lines; return the
-    count reached. Fails early when a process that must stay up died."""
-    got = 0
-    for _ in bounded_polls(timeout):
-        got = len(text_lines(path))
-        if got >= n:
-            return got
-        for p in procs_alive:
-            if not p.running():
-                pytest.fail(f"{p.name} exited early\n" + p.describe())
-    return got
-
-
-def assert_exactly_once(path, device, n):
-    """The file is a header and n readings of `device`, seq 0..n-1 each
-    exactly once (any order), every line complete and well formed."""
-    data = Path(path).read_bytes()
-    assert data.endswith(b"\n"), f"{path}: torn last line {data[-80:]!r}"
-    lines = data.decode().split("\n")[:-1]
-    assert lines[0] == TEXT_HEADER, lines[0]
-    seqs = []
-    for i, line in enumerate(lines[1:], start=2):
-        m = TEXT_LINE_RE.match(line)
-        assert m, f"{path}:{i}: malformed or torn line {line!r}"
-        assert m["device"] == device, line
-        seqs.append(int(m["seq"]))
-    dup = len(seqs) - len(set(seqs))
-    missing = sorted(set(range(n)) - set(seqs))
-    assert dup == 0 and not missing and len(seqs) == n, (
-        f"{path}: {len(seqs)} lines, {dup} duplicate, {len(missing)} missing "
-        f"(first missing: {missing[:20]})")
-
-
-def kill9(proc):
-    """SIGKILL by PID and reap it."""
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.popen.wait(timeout=10)
 
 
 def sink_logger(procs, bins, port, out, sink_id, name, fmt="text"):
@@ -105,14 +47,6 @@ def patch_conf(conf, **settings):
         lines = [l for l in lines if l.split()[:1] != [key]]
         lines.append(f"{key} {value}")
     Path(conf).write_text("\n".join(lines) + "\n")
-
-
-def counters(proc):
-    """The sensor's last `counters:` line as a dict."""
-    for line in reversed(proc.stderr_lines()):
-        if "counters:" in line:
-            return dict(kv.split("=") for kv in line.split("counters:")[1].split())
-    pytest.fail(f"{proc.name}: no counters line\n" + proc.describe())
 
 
 # --------------------------------------------------------------------------
@@ -387,96 +321,4 @@ def test_200k_readings_rate0_qos1_none_lost(bins, broker_factory, procs,
 # --------------------------------------------------------------------------
 # Network failures: two hosts in network namespaces (tests/rig/netns.py)
 
-@pytest.fixture
-def rig():
-    """The sensor host / server host rig; skipped (with the reason) where
-    it cannot run. Requested before `procs` in a test's arguments, so it
-    is torn down after the processes inside it are stopped."""
-    from netns import NetnsRig
-    why = NetnsRig.available()
-    if why is not None:
-        pytest.skip(f"netns rig unavailable: {why}")
-    r = NetnsRig().setup()
-    yield r
-    r.teardown()
 
-
-class NsBroker:
-    """mosquitto on the server host of the rig, listening on its veth
-    address, from the same generated config as every other test."""
-
-    def __init__(self, rig, procs, workdir):
-        from conftest import generate_broker_conf, make_broker_writable
-        self.rig, self.procs = rig, procs
-        self.port = 1883     # a namespace of its own: the real port is free
-        d = workdir / "mosquitto"
-        (d / "persist").mkdir(parents=True)
-        make_broker_writable(d / "persist")
-        self.conf = d / "mosquitto.conf"
-        generate_broker_conf(self.port, d / "persist", self.conf,
-                             bind=rig.srv_ip)
-        self.proc = procs.start("mosquitto", rig.wrap(
-            rig.srv, ["mosquitto", "-c", self.conf]))
-        self.proc.wait_for_line(r"mosquitto version \S+ running")
-
-
-def _ns_pair(rig, procs, workdir, bins, device, count, rate, sink_id):
-    broker = NsBroker(rig, procs, workdir)
-    out = workdir / "readings.txt"
-    sink = procs.start("sink", rig.wrap(rig.srv, [
-        bins["sink"], "--host", rig.srv_ip, "--port", str(broker.port),
-        "--count", "0", "--id", sink_id, "--output", out]))
-    sink.wait_for_line(SUBSCRIBED)
-    sensor = procs.start("sensor", rig.wrap(rig.sen, [
-        bins["sensor"], "--host", rig.srv_ip, "--port", str(broker.port),
-        "--rate", str(rate), "--count", str(count), "--device", device,
-        "--id", "ns-" + device]))
-    sensor.wait_for_line(CONNECTED)
-    return broker, sink, sensor, out
-
-
-@pytest.mark.slow
-def test_netns_30s_link_cut_loses_nothing(rig, bins, procs, workdir):
-    n = 5000
-    broker, sink, sensor, out = _ns_pair(rig, procs, workdir, bins,
-                                         "ns-cut", n, 100, "ns-sink-cut")
-    wait_lines(out, 500, 30, (sink, sensor))
-    rig.link_down()
-    t_down = time.monotonic()
-    try:
-        time.sleep(30)    # the fault itself: a 30 s outage
-    finally:
-        rig.link_up()
-    t_up = time.monotonic()
-    figure(workdir, f"link down for {t_up - t_down:.1f} s")
-    before = len(text_lines(out))
-    for _ in bounded_polls(120):
-        if len(text_lines(out)) > before:
-            break
-    figure(workdir, f"link cut: readings flowing again "
-           f"{time.monotonic() - t_up:.1f} s after the link came back")
-    assert sensor.wait_exit(150) == 0, sensor.describe()
-    assert wait_lines(out, n, 30, (sink,)) >= n, sink.describe()
-    figure(workdir, f"link cut: everything stored {time.monotonic() - t_up:.1f} s "
-           f"after the link came back; sensor {counters(sensor)}")
-    sink.signal(signal.SIGTERM)
-    assert sink.wait_exit(10) == 0, sink.describe()
-    assert_exactly_once(out, "ns-cut", n)
-    c = counters(sensor)
-    assert c["dropped"] == "0", c
-
-
-def test_netns_5pct_packet_drop_loses_nothing(rig, bins, procs, workdir):
-    n = 1500
-    rig.drop(0.05)
-    t0 = time.monotonic()
-    broker, sink, sensor, out = _ns_pair(rig, procs, workdir, bins,
-                                         "ns-drop", n, 100, "ns-sink-drop")
-    assert sensor.wait_exit(120) == 0, sensor.describe()
-    assert wait_lines(out, n, 60, (sink,)) >= n, sink.describe()
-    figure(workdir, f"5% drop: {n} readings at 100 Hz stored in "
-           f"{time.monotonic() - t0:.1f} s; {rig.dropped_packets()} packets "
-           f"dropped; sensor {counters(sensor)}")
-    sink.signal(signal.SIGTERM)
-    assert sink.wait_exit(10) == 0, sink.describe()
-    assert_exactly_once(out, "ns-drop", n)

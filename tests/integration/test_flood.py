@@ -15,8 +15,9 @@ import time
 import pytest
 
 from conftest import bounded_polls, free_port, parse_summary, sink_argv
-from test_socket import (figure, rows_of, sensor_summary, socket_sensor,
-                         socket_sink, summary_ints)
+from faults import figure
+from sockets import (rows_of, sensor_summary, socket_sensor, socket_sink,
+                     summary_ints)
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to pitemp/\+/temperature"
 HELD_RE = re.compile(r"; (\d+) more like it held back$")

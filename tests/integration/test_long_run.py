@@ -16,17 +16,12 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, sensor_argv, sink_argv
+from faults import figure
 
 N = 1_000_000
 WARM = 100_000
 RUN_S = 900                 # the whole run, whatever the machine's load
 SLACK_KIB = 512             # allocator noise allowed on top of the warm peak
-
-
-def figure(workdir, text):
-    print(f"FIGURE: {text}")
-    with open(workdir / "figures.txt", "a") as f:
-        f.write(text + "\n")
 
 
 def rss_kib(pid):

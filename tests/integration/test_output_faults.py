@@ -20,18 +20,13 @@ import pytest
 
 from conftest import (REPO, TEXT_HEADER, TEXT_LINE_RE, bounded_polls,
                       parse_summary, sensor_argv, sink_argv)
+from faults import figure
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 CONNECTED = r"pitemp-sensor: info: connected to "
 HOLDING = r"pitemp-sink: error: cannot store in .*: No space left on device; " \
           r"taking no more readings"
 RESUMED = r"pitemp-sink: info: .* takes readings again after"
-
-
-def figure(workdir, text):
-    print(f"FIGURE: {text}")
-    with open(workdir / "figures.txt", "a") as f:
-        f.write(text + "\n")
 
 
 def seqs_of(path):

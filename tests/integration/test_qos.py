@@ -29,14 +29,9 @@ import pytest
 
 from conftest import (TEXT_LINE_RE, bounded_polls, parse_summary, sensor_argv,
                       sink_argv)
+from faults import figure
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to pitemp/\+/temperature \(qos (\d)\)"
-
-
-def figure(workdir, text):
-    print(f"FIGURE: {text}")
-    with open(workdir / "figures.txt", "a") as f:
-        f.write(text + "\n")
 
 
 def seqs(text):

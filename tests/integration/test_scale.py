@@ -18,7 +18,7 @@ import pytest
 
 from conftest import (TEXT_LINE_RE, bounded_polls, free_port, parse_summary,
                       sensor_argv, sink_argv)
-from test_faults import figure, kill9, text_lines
+from faults import figure, kill9, text_lines
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 VERSIONS = ["mqttv311", "mqttv5"]

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import bounded_polls, free_port
-from test_socket import (figure, rows_of, sensor_summary, socket_sensor,
-                         socket_sink, summary_ints, wait_count, payload)
+from faults import figure
+from sockets import (payload, rows_of, sensor_summary, socket_sensor,
+                     socket_sink, summary_ints)
 
 
 def listening(port):

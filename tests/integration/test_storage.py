@@ -9,7 +9,6 @@ stopped by PID). Each test prints its figures (pytest -s) and keeps them in
 $PITEMP_BUILD/test-tmp/<test>/figures.txt.
 """
 
-import os
 import signal
 import sqlite3
 import sys
@@ -18,22 +17,12 @@ from pathlib import Path
 import pytest
 
 from conftest import bounded_polls, parse_summary, sensor_argv, sink_argv
+from faults import figure, kill9
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 CONNECTED = r"pitemp-sensor: info: connected to "
-
-
-def figure(workdir, text):
-    print(f"FIGURE: {text}")
-    with open(workdir / "figures.txt", "a") as f:
-        f.write(text + "\n")
-
-
-def kill9(proc):
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.popen.wait(timeout=10)
 
 
 class SqliteRows:

@@ -29,6 +29,8 @@ LIB_SRC    := $(sort $(wildcard lib/*.c))
 SENSOR_SRC := $(sort $(filter-out sensor/main.c,$(wildcard sensor/*.c)))
 SINK_SRC   := $(sort $(filter-out sink/main.c,$(wildcard sink/*.c)))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+# What several unit tests share (a listener rig, fixtures): one archive.
+UNIT_SUPPORT_SRC := $(sort $(wildcard tests/unit/support/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/pitemp-bench/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
@@ -36,6 +38,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 LIBPT     := $(B)/lib/libpitemp.a
 LIBSENSOR := $(B)/lib/libsensor.a
 LIBSINK   := $(B)/lib/libsink.a
+LIBTESTSUPPORT := $(B)/lib/libtestsupport.a
 BINS      := $(B)/bin/pitemp-sensor $(B)/bin/pitemp-sink
 # pitemp-bench (bench/pitemp-bench/): N simulated sensors in one process, for
 # bench/fleet.py and the fleet test. Built with the programs, not installed.
@@ -54,7 +57,8 @@ $(B)/obj/%.o: %.c
 $(LIBPT): $(call obj,$(LIB_SRC))
 $(LIBSENSOR): $(call obj,$(SENSOR_SRC))
 $(LIBSINK): $(call obj,$(SINK_SRC))
-$(LIBPT) $(LIBSENSOR) $(LIBSINK):
+$(LIBTESTSUPPORT): $(call obj,$(UNIT_SUPPORT_SRC))
+$(LIBPT) $(LIBSENSOR) $(LIBSINK) $(LIBTESTSUPPORT):
 	@mkdir -p $(@D)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -69,8 +73,9 @@ $(BINS) $(BENCH_BIN):
 $(B)/bin/pitemp-sink $(UNIT_BINS): LDLIBS += $(DB_LIBS)
 
 # Unit tests (cmocka): one binary per tests/unit/test_*.c, linked against
-# every module library so a test can reach any module it exercises.
-$(B)/test/%: $(B)/obj/tests/unit/%.o $(LIBSINK) $(LIBSENSOR) $(LIBPT)
+# every module library so a test can reach any module it exercises, and
+# the tests' shared support (tests/unit/support/).
+$(B)/test/%: $(B)/obj/tests/unit/%.o $(LIBTESTSUPPORT) $(LIBSINK) $(LIBSENSOR) $(LIBPT)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

@@ -45,7 +45,7 @@ BINS      := $(B)/bin/pitemp-sensor $(B)/bin/pitemp-sink
 BENCH_BIN := $(B)/bin/pitemp-bench
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/test/%,$(UNIT_SRC))
 
-.PHONY: all check demo deps install clean unit integration fuzz-replay asan
+.PHONY: all check demo deps install clean unit unit-bins integration fuzz-replay asan
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(BENCH_BIN)
@@ -79,7 +79,8 @@ $(B)/test/%: $(B)/obj/tests/unit/%.o $(LIBTESTSUPPORT) $(LIBSINK) $(LIBSENSOR) $
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-unit: $(UNIT_BINS)
+unit-bins: $(UNIT_BINS)
+unit: unit-bins
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 	  PITEMP_SRCDIR=$(CURDIR) $$t; done
 
@@ -126,10 +127,13 @@ fuzz-replay: $(FUZZ_BINS)
 # The sanitizer pass leaves out the tests marked slow (200k readings, the
 # 30 s link cut): they exercise timing, not memory, and would double the run.
 asan:
-	$(MAKE) B=build/asan SAN=1 PYTEST_ARGS='-m "not slow"' all unit integration
+	$(MAKE) -j$(BUILD_JOBS) B=build/asan SAN=1 all unit-bins
+	$(MAKE) B=build/asan SAN=1 PYTEST_ARGS='-m "not slow"' unit integration
 
+# make check builds with one job per CPU (the build is most of its CPU time).
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	$(MAKE) all
+	$(MAKE) -j$(BUILD_JOBS) all unit-bins $(FUZZ_BINS)
 	$(MAKE) unit
 	$(MAKE) fuzz-replay
 	$(MAKE) integration

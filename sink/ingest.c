@@ -66,6 +66,28 @@ printable(const char *in, char *out, size_t cap)
 	out[j] = '\0';
 }
 
+/* What an invalid payload looked like, for its log line: its length and
+ * its first bytes, escaped ("\xNN", \" and \\), quoted; "..." when cut. */
+#define SHOW_BYTES 48
+static void
+show_payload(const void *payload, size_t len, char *out, size_t cap)
+{
+	const unsigned char *p = payload;
+	size_t i, j, n = len < SHOW_BYTES ? len : SHOW_BYTES;
+
+	j = (size_t)snprintf(out, cap, "%zu bytes, begins \"", len);
+	for (i = 0; i < n && j + 8 < cap; i++) {
+		if (p[i] == '"' || p[i] == '\\') {
+			out[j++] = '\\';
+			out[j++] = (char)p[i];
+		} else if (p[i] >= 0x20 && p[i] < 0x7f)
+			out[j++] = (char)p[i];
+		else
+			j += (size_t)snprintf(out + j, cap - j, "\\x%02x", p[i]);
+	}
+	snprintf(out + j, cap - j, "\"%s", i < len ? "..." : "");
+}
+
 /*
  * The store cannot take a reading now (rc, a store_transient error: a full
  * disk, a database away or busy). Wait HOLD_MS with c->lock released and
@@ -118,7 +140,7 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
                const void *payload, size_t len, int *keep)
 {
 	struct pt_reading r;
-	char why[256], where[200];
+	char why[256], where[200], shown[4 * SHOW_BYTES + 40];
 	int64_t gap = 0, recv_us;
 	enum listener_verdict v = LISTENER_NOT_TAKEN;
 	enum dedup_verdict dv = DEDUP_NEW;
@@ -137,8 +159,9 @@ handle_payload(struct sink_ctx *c, const char *topic, const char *from,
 		c->st.invalid++;
 		/* Escaped only here: the good path has no use for it. */
 		printable(topic != NULL ? topic : from, where, sizeof(where));
-		pt_log_warnx_limited(&c->rl_invalid, "invalid payload %s %s: %s",
-		    topic ? "on" : "from", where, why);
+		show_payload(payload, len, shown, sizeof(shown));
+		pt_log_warnx_limited(&c->rl_invalid, "invalid payload %s %s: %s "
+		    "(%s)", topic ? "on" : "from", where, why, shown);
 		v = LISTENER_REJECTED;
 		goto out;
 	}

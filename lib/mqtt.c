@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#define RETRY_MIN_MS    500
+#define RETRY_MIN_MS    MQTT_RETRY_MIN_MS
 #define RETRY_MAX_MS    10000
 
 /* MQTTAsync_global_init was called (by the first pt_mqtt_new). */
@@ -265,10 +265,55 @@ dup_opt(char **dst, const char *src)
 	return (*dst = strdup(src)) == NULL ? -1 : 0;
 }
 
+/* Also after paho corrupted its session (mqtt_keep.c). */
+int
+mqtt_client_create(struct pt_mqtt *m)
+{
+	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
+	int rc;
+
+	co.sendWhileDisconnected = 1;
+	co.allowDisconnectedSendAtAnyTime = 1;  /* also before the first connect */
+	co.maxBufferedMessages = m->cfg.max_buffered > 0 ? m->cfg.max_buffered : 100;
+	co.MQTTVersion = m->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+	co.deleteOldestMessages = 0;
+	co.restoreMessages = 1;
+	/* persistQoS0 defaults to 1 with file persistence: keep QoS 0 out. */
+	co.persistQoS0 = 0;
+	/* Without TLS, paho need not set OpenSSL up (error strings, every
+	 * algorithm): ~2 MB less touched memory. With TLS it does, as before.
+	 * Process-wide, and set before the first client, as paho asks. */
+	if (!global_init_done) {
+		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
+
+		io.do_openssl_init = m->cafile != NULL;
+		MQTTAsync_global_init(&io);
+		global_init_done = 1;
+	}
+	/* m->cfg.persist_dir: paho's file persistence (see pt_mqtt.h). paho
+	 * stores its files under persist_dir/<client id>-<host>-<port>/ of
+	 * the first broker of the list. */
+	rc = MQTTAsync_createWithOptions(&m->client, m->uris[0], m->client_id,
+	    m->cfg.persist_dir != NULL ? MQTTCLIENT_PERSISTENCE_DEFAULT :
+	    MQTTCLIENT_PERSISTENCE_NONE,
+	    (void *)(uintptr_t)m->cfg.persist_dir, &co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		m->client = NULL;
+		errno = EINVAL;
+		return -EINVAL;
+	}
+	if (MQTTAsync_setCallbacks(m->client, m, connlost, mqtt_msgarrvd, NULL) != 0 ||
+	    MQTTAsync_setConnected(m->client, m, connected) != 0 ||
+	    (m->v5 && MQTTAsync_setDisconnected(m->client, m, disconnected5) != 0)) {
+		errno = EINVAL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 struct pt_mqtt *
 pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 {
-	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer;
 	MQTTAsync_connectOptions conn = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
 	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
@@ -298,50 +343,20 @@ pt_mqtt_new(const struct pt_mqtt_cfg *cfg)
 	pthread_cond_init(&m->cond, NULL);
 	m->retry_ms = RETRY_MIN_MS;
 	m->v5 = cfg->mqtt_version == 5;
+	if (mqtt_slots_init(m, cfg->max_buffered) < 0) {
+		errno = ENOMEM;
+		goto fail_sync;
+	}
 	if (mqtt_uris_init(m) < 0) {
 		errno = EINVAL;
 		goto fail_sync;
 	}
-
-	co.sendWhileDisconnected = 1;
-	co.allowDisconnectedSendAtAnyTime = 1;  /* also before the first connect */
-	co.maxBufferedMessages = cfg->max_buffered > 0 ? cfg->max_buffered : 100;
-	co.MQTTVersion = m->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
-	co.deleteOldestMessages = 0;
-	co.restoreMessages = 1;
-	/* persistQoS0 defaults to 1 with file persistence: keep QoS 0 out. */
-	co.persistQoS0 = 0;
-	/* Without TLS, paho need not set OpenSSL up (error strings, every
-	 * algorithm): ~2 MB less touched memory. With TLS it does, as before.
-	 * Process-wide, and set before the first client, as paho asks. */
-	if (!global_init_done) {
-		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
-
-		io.do_openssl_init = m->cafile != NULL;
-		MQTTAsync_global_init(&io);
-		global_init_done = 1;
-	}
-	/* cfg->persist_dir: paho's file persistence (see pt_mqtt.h). paho
-	 * stores its files under persist_dir/<client id>-<host>-<port>/ of
-	 * the first broker of the list. */
-	rc = MQTTAsync_createWithOptions(&m->client, m->uris[0], m->client_id,
-	    cfg->persist_dir != NULL ? MQTTCLIENT_PERSISTENCE_DEFAULT :
-	    MQTTCLIENT_PERSISTENCE_NONE,
-	    (void *)(uintptr_t)cfg->persist_dir, &co);
-	if (rc != MQTTASYNC_SUCCESS) {
-		errno = EINVAL;
+	if (mqtt_client_create(m) < 0)
 		goto fail_sync;
-	}
 	/* What an earlier run left in persist_dir goes out first; flush waits
 	 * for it too (paho calls no completion for it). */
 	if (cfg->persist_dir != NULL && (rc = pt_mqtt_pending(m)) > 0)
 		m->restored = rc;
-	if (MQTTAsync_setCallbacks(m->client, m, connlost, mqtt_msgarrvd, NULL) != 0 ||
-	    MQTTAsync_setConnected(m->client, m, connected) != 0 ||
-	    (m->v5 && MQTTAsync_setDisconnected(m->client, m, disconnected5) != 0)) {
-		errno = EINVAL;
-		goto fail_sync;
-	}
 
 	conn.keepAliveInterval = cfg->keepalive > 0 ? cfg->keepalive : 30;
 	conn.minRetryInterval = 1;
@@ -402,6 +417,7 @@ pt_mqtt_free(struct pt_mqtt *m)
 		pthread_mutex_destroy(&m->lock);
 	}
 	MQTTProperties_free(&m->props);
+	free(m->slots);
 	free(m->host);
 	free(m->client_id);
 	free(m->status_topic);
@@ -460,7 +476,10 @@ pt_mqtt_poll(struct pt_mqtt *m)
 	pthread_mutex_unlock(&m->lock);
 	if (refused)
 		return -ECONNREFUSED;
-	if (due && !MQTTAsync_isConnected(m->client))
+	/* First a client paho corrupted is replaced, then what it gave back
+	 * is handed over again (mqtt_keep.c). */
+	(void)mqtt_resend(m);
+	if (due && m->client != NULL && !MQTTAsync_isConnected(m->client))
 		(void)pt_mqtt_start(m);
 	return 0;
 }
@@ -511,7 +530,7 @@ pt_mqtt_stop(struct pt_mqtt *m, int timeout_ms)
 	pthread_mutex_lock(&m->lock);
 	m->stopping = 1;
 	pthread_mutex_unlock(&m->lock);
-	if (!MQTTAsync_isConnected(m->client)) {
+	if (m->client == NULL || !MQTTAsync_isConnected(m->client)) {
 		/* Nothing can complete without a connection: do not wait. */
 		pthread_mutex_lock(&m->lock);
 		flushed = m->all_done < m->all_sent ? -ETIMEDOUT : 0;

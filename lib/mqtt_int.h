@@ -3,8 +3,9 @@
  * MQTTAsync API (the public side is pt_mqtt.h). The wrapper is split by
  * concern: mqtt.c the client's life and connection (MQTT 3.1.1 or 5),
  * mqtt_uri.c the broker list (failover) and paho's socket, mqtt_diag.c why
- * a connection failed, mqtt_pub.c the publish path, mqtt_sub.c the
- * subscribe path. Nothing outside these files includes this header or
+ * a connection failed, mqtt_pub.c the publish path, mqtt_keep.c the kept
+ * copies of the owner's QoS>0 messages, mqtt_sub.c the subscribe path.
+ * Nothing outside these files includes this header or
  * MQTTAsync.h.
  *
  * Threads: paho calls the callbacks of all four files on its own threads;
@@ -25,6 +26,30 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* A reading's payload fits (lib/codec.c writes at most ~230 bytes); a
+ * longer user message is sent without a kept copy. */
+#define MQTT_KEEP_MAX   320
+/* Kept copies beyond max_buffered: messages written and not yet
+ * acknowledged (in flight). */
+#define MQTT_KEEP_EXTRA 1024
+
+/*
+ * One owner's QoS 1/2 message kept by mqtt_keep.c from pt_mqtt_publish
+ * until paho completes it, so that one paho gives back because the
+ * connection dropped is handed to paho again (same bytes). Preallocated:
+ * no malloc per message. next links the free stack or the resend queue
+ * (MQTT_NIL ends them).
+ */
+#define MQTT_NIL        UINT32_MAX
+struct pub_slot {
+	struct pt_mqtt *m;
+	const char     *topic;          /* the owner's; outlives the message */
+	uint32_t        next;
+	uint16_t        len;
+	uint8_t         qos, retain;
+	char            payload[MQTT_KEEP_MAX];
+};
 
 struct pt_mqtt {
 	struct pt_mqtt_cfg          cfg;
@@ -61,6 +86,13 @@ struct pt_mqtt {
 	int                         cur;
 	int                         tried;
 	int                         attempting;
+	/* Kept copies (mqtt_keep.c): nslots, the first never used (fresh), a
+	 * LIFO free stack (the same few stay warm at 100 Hz), the FIFO of
+	 * those to hand over again, and whether the client must be replaced. */
+	struct pub_slot            *slots;
+	uint32_t                    nslots, fresh, free_top;
+	uint32_t                    resend_head, resend_tail;
+	int                         renew;
 	int                         stopping;   /* pt_mqtt_stop began: failed
 	                                         * publishes are counted, not told */
 	int64_t                     since_ns;   /* connected or lost since (debug) */
@@ -100,6 +132,24 @@ void mqtt_reason(int code, char *buf, size_t cap);
 
 /* Tell the owner (paho's thread or the owner's). */
 void mqtt_event(struct pt_mqtt *m, enum pt_mqtt_event ev, const char *detail);
+
+/* mqtt_pub.c: one publish completed (paho's thread): counters, wake-up. */
+void mqtt_done_one(struct pt_mqtt *m, int user, int ok);
+
+/* mqtt.c: create m->client from m's options and set its callbacks. 0 or
+ * -EINVAL. */
+int mqtt_client_create(struct pt_mqtt *m);
+#define MQTT_RETRY_MIN_MS 500
+
+/* mqtt_keep.c. slots_init: 0 or -ENOMEM. keep_publish: an owner's QoS>0
+ * message of at most MQTT_KEEP_MAX bytes, as mqtt_enqueue. resend (owner's
+ * thread, m->lock not held): replace the client if paho corrupted it, and
+ * hand paho again what it gave back; 0, or -ENOBUFS when paho's buffer is
+ * full (some are left for the next call). */
+int mqtt_slots_init(struct pt_mqtt *m, int max_buffered);
+int mqtt_keep_publish(struct pt_mqtt *m, const char *topic, const void *payload,
+                      size_t len, int qos, int retain);
+int mqtt_resend(struct pt_mqtt *m);
 
 /* mqtt_pub.c: hand one message to paho (copied); user says whether it
  * counts among the owner's publishes (the birth and "offline" do not).

@@ -27,6 +27,12 @@ done_one(struct pt_mqtt *m, int user, int ok)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void
+mqtt_done_one(struct pt_mqtt *m, int user, int ok)
+{
+	done_one(m, user, ok);
+}
+
 static void
 pub_ok(void *context, MQTTAsync_successData *r)
 {
@@ -119,6 +125,9 @@ mqtt_enqueue(struct pt_mqtt *m, const char *topic, const void *payload,
 
 	if (len > (size_t)INT32_MAX)
 		return -EMSGSIZE;
+	/* A copy kept until it completes (mqtt_keep.c). */
+	if (user && qos > 0 && len <= MQTT_KEEP_MAX)
+		return mqtt_keep_publish(m, topic, payload, len, qos, retain);
 	msg.payload = (void *)(uintptr_t)payload;
 	msg.payloadlen = (int)len;
 	msg.qos = qos;
@@ -188,12 +197,29 @@ deadline(int timeout_ms)
 static int
 wait_level(struct pt_mqtt *m, uint64_t level, const struct timespec *until)
 {
-	int rc = 0;
+	struct timespec soon;
+	int rc = 0, full;
 
 	m->waiting = 1;
 	m->wake_at = level;
-	while (m->all_sent - m->all_done > level && rc == 0)
+	while (m->all_sent - m->all_done > level && rc == 0) {
+		/* Kept messages paho gave back are handed over again here too
+		 * (kept_done wakes us); with paho full, look again in 10 ms. */
+		if (m->resend_head != MQTT_NIL || m->renew) {
+			pthread_mutex_unlock(&m->lock);
+			full = mqtt_resend(m) == -ENOBUFS;
+			pthread_mutex_lock(&m->lock);
+			if (!full)
+				continue;
+			soon = deadline(10);
+			if (soon.tv_sec < until->tv_sec || (soon.tv_sec ==
+			    until->tv_sec && soon.tv_nsec < until->tv_nsec)) {
+				(void)pthread_cond_timedwait(&m->cond, &m->lock, &soon);
+				continue;
+			}
+		}
 		rc = pthread_cond_timedwait(&m->cond, &m->lock, until);
+	}
 	m->waiting = 0;
 	return m->all_sent - m->all_done > level ? -ETIMEDOUT : 0;
 }

@@ -81,6 +81,8 @@ struct pt_mqtt_counters {
 	uint64_t published;     /* accepted by pt_mqtt_publish */
 	uint64_t delivered;     /* QoS 0: written; QoS>0: acknowledged */
 	uint64_t failed;        /* reported failed by paho */
+	uint64_t resent;        /* handed to paho again: paho gave them back
+	                         * because the connection dropped */
 	uint64_t connects;      /* successful (re)connects */
 	int      connected;
 	int      refused;       /* the broker refused the connection: do not retry */

@@ -1,6 +1,6 @@
 # sink.Dockerfile: pitemp-sink, writing into /data (the rig mounts a named
 # volume there), built from this repository in two stages:
-#   build    build-essential + the -dev packages; runs `make all` (not
+#   build    build-essential + the -dev packages; runs `make programs` (not
 #            `make deps`, which installs the whole test tool chain)
 #   runtime  bookworm-slim + the runtime libraries only, non-root user
 #
@@ -15,12 +15,12 @@ RUN apt-get update \
       libssl-dev libsqlite3-dev libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Only what `make all` reads, so edits to tests or docs keep the cache.
+# Only what `make programs` reads, so edits to tests or docs keep the cache.
 COPY Makefile config.mk ./
 COPY lib/ lib/
 COPY sensor/ sensor/
 COPY sink/ sink/
-RUN make -j"$(nproc)" all
+RUN make -j"$(nproc)" programs
 
 FROM debian:bookworm-slim AS runtime
 # libpaho-mqtt1.3: paho.mqtt.c (libpaho-mqtt3as, async + TLS);

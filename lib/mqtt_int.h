@@ -8,7 +8,7 @@
  * Nothing outside these files includes this header or
  * MQTTAsync.h.
  *
- * Threads: paho calls the callbacks of all four files on its own threads;
+ * Threads: paho calls the callbacks of these files on its own threads;
  * the owner calls the pt_mqtt_* functions on its thread. Shared state
  * (counters, retry schedule) is guarded by m->lock; m->cond is signalled
  * when a publish completes and the owner waits for that many outstanding

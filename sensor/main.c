@@ -364,15 +364,26 @@ main(int argc, char **argv)
 	c.tr->ops->counters(c.tr, &k);
 	was_connected = k.connected;
 	if ((rc = c.tr->ops->stop(c.tr, STOP_FLUSH_MS)) < 0) {
-		/* One line for what is left, not one per reading. */
 		c.tr->ops->counters(c.tr, &k);
-		pt_log_warnx("%llu readings not acknowledged by %s are discarded at "
-		    "exit (%s)", (unsigned long long)(k.published - k.delivered -
-		    k.failed), where, rc == -EPROTO ? "the peer never acknowledges: "
-		    "not a pitemp-sink" : was_connected ?
-		    "no acknowledgement within " STOP_FLUSH_TEXT : "not connected");
-		if (c.opts.count != 0 && !stop)
-			status = 1;
+		if (k.published == k.delivered + k.failed) {
+			/* Every reading is done: what is left is the "offline"
+			 * status or a summary (a nats node storing retained
+			 * messages during a failover can take longer). */
+			pt_log_warnx("%s did not acknowledge the status or summary "
+			    "messages (%s); every reading was", where, was_connected ?
+			    "no acknowledgement within " STOP_FLUSH_TEXT :
+			    "not connected");
+		} else {
+			/* One line for what is left, not one per reading. */
+			pt_log_warnx("%llu readings not acknowledged by %s are "
+			    "discarded at exit (%s)", (unsigned long long)(k.published -
+			    k.delivered - k.failed), where, rc == -EPROTO ? "the peer "
+			    "never acknowledges: not a pitemp-sink" : was_connected ?
+			    "no acknowledgement within " STOP_FLUSH_TEXT :
+			    "not connected");
+			if (c.opts.count != 0 && !stop)
+				status = 1;
+		}
 	}
 	report_tick(&c.report, c.tr, c.dropped, 1);
 	summary(&c);

@@ -11,6 +11,7 @@
  */
 #include "mqtt_int.h"
 #include "pt_time.h"
+#include "pt_tls.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -65,13 +66,13 @@ connected(void *context, char *cause)
 	int reconnect;
 
 	/* paho 1.3 passes cause "automatic reconnect" on the first connect
-	 * too: ever_connected tells. */
+	 * too: the count of connects tells. */
 	(void)cause;
 	mqtt_broker_socket(m, detail, sizeof(detail));
 	pthread_mutex_lock(&m->lock);
 	m->c.connected = 1;
-	m->c.connects++;
-	reconnect = m->ever_connected;
+	/* Also after mqtt_keep.c replaced the client (ever_connected 0). */
+	reconnect = m->c.connects++ > 0;
 	m->ever_connected = 1;
 	m->retry_pending = 0;
 	m->attempting = 0;
@@ -286,6 +287,10 @@ mqtt_client_create(struct pt_mqtt *m)
 	if (!global_init_done) {
 		MQTTAsync_init_options io = MQTTAsync_init_options_initializer;
 
+		/* First, so that OpenSSL gets no exit handler (lib/tls.c):
+		 * paho's threads may still be ending at exit. Also without
+		 * TLS: the diagnosis probes TLS from paho's thread. */
+		(void)pt_tls_init();
 		io.do_openssl_init = m->cafile != NULL;
 		MQTTAsync_global_init(&io);
 		global_init_done = 1;

@@ -115,6 +115,54 @@ ctl_fail5(void *context, MQTTAsync_failureData5 *r)
 	done_one(context, 0, 0);
 }
 
+/*
+ * paho 1.3.12 (eclipse-paho/paho.mqtt.c issues 1401, 1621, 1622, open):
+ * when the write of a QoS>0 PUBLISH fails (-1: the broker reset the
+ * connection), paho frees the message's topic and payload but keeps the
+ * message in its session, sends the freed memory again after the reconnect
+ * and frees it again. mqtt_keep.c then replaces the client (m->renew) for
+ * the messages it keeps; the QoS>0 ones it does not keep (the birth,
+ * "offline", the summary, a long one) mark it here: ASan saw paho's retry
+ * of a birth message that failed so read freed memory.
+ */
+static void
+cut(struct pt_mqtt *m, int code)
+{
+	if (code != MQTTASYNC_FAILURE)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->renew = !m->stopping;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void
+pub_fail_q(void *context, MQTTAsync_failureData *r)
+{
+	cut(context, r ? r->code : 0);
+	pub_fail(context, r);
+}
+
+static void
+ctl_fail_q(void *context, MQTTAsync_failureData *r)
+{
+	cut(context, r ? r->code : 0);
+	ctl_fail(context, r);
+}
+
+static void
+pub_fail_q5(void *context, MQTTAsync_failureData5 *r)
+{
+	cut(context, r ? r->code : 0);
+	pub_fail5(context, r);
+}
+
+static void
+ctl_fail_q5(void *context, MQTTAsync_failureData5 *r)
+{
+	cut(context, r ? r->code : 0);
+	ctl_fail5(context, r);
+}
+
 int
 mqtt_enqueue(struct pt_mqtt *m, const char *topic, const void *payload,
              size_t len, int qos, int retain, int user)
@@ -134,10 +182,12 @@ mqtt_enqueue(struct pt_mqtt *m, const char *topic, const void *payload,
 	msg.retained = retain;
 	if (m->v5) {
 		ro.onSuccess5 = user ? pub_ok5 : ctl_ok5;
-		ro.onFailure5 = user ? pub_fail5 : ctl_fail5;
+		ro.onFailure5 = qos == 0 ? (user ? pub_fail5 : ctl_fail5) :
+		    user ? pub_fail_q5 : ctl_fail_q5;
 	} else {
 		ro.onSuccess = user ? pub_ok : ctl_ok;
-		ro.onFailure = user ? pub_fail : ctl_fail;
+		ro.onFailure = qos == 0 ? (user ? pub_fail : ctl_fail) :
+		    user ? pub_fail_q : ctl_fail_q;
 	}
 	ro.context = m;
 	/* Count before sending: the completion may run before sendMessage

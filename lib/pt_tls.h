@@ -13,6 +13,14 @@
 #include <stddef.h>
 
 /*
+ * OpenSSL's process-wide set-up, without its exit handler: call it before
+ * anything else in the process uses OpenSSL (lib/mqtt.c does, before paho
+ * sets OpenSSL up; the probe below does too). Any thread, any number of
+ * times. 0, or -EIO when OpenSSL cannot be initialised.
+ */
+int pt_tls_init(void);
+
+/*
  * Connect to host:port and do a TLS handshake (TLS 1.2 or later) the way
  * the MQTT client does: with cafile, the server certificate must chain to
  * it and, when check_host is set, name host (a DNS name or an IP address

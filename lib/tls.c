@@ -24,6 +24,25 @@
 
 #define AFTER_HANDSHAKE_MS 500  /* how long to wait for a late rejection */
 
+/*
+ * OpenSSL frees its global state and that of every thread in an exit
+ * handler (OPENSSL_cleanup) unless told not to, and the first
+ * initialisation in the process decides (OPENSSL_init_crypto(3)). paho's
+ * threads are detached: MQTTAsync_destroy returns while they are still
+ * ending, and each frees its own OpenSSL state on the way out. When the
+ * exit handler ran at the same time, AddressSanitizer saw a double free in
+ * paho's receive thread (both freed its list of thread-exit handlers);
+ * when it ran first, LeakSanitizer saw the thread's random generators
+ * lost (the cleanup drops other threads' handlers without running them).
+ * Without the handler, a thread still ending keeps its state reachable
+ * until it frees it, and the process's memory goes with the process.
+ */
+int
+pt_tls_init(void)
+{
+	return OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) == 1 ? 0 : -EIO;
+}
+
 static int
 left_ms(int64_t deadline_ns)
 {
@@ -189,6 +208,10 @@ pt_tls_probe(const char *host, int port, const char *cafile, const char *cert,
 	int fd = -1, rc, is_ip;
 
 	why[0] = '\0';
+	if (pt_tls_init() < 0) {
+		snprintf(why, why_cap, "TLS setup failed: OpenSSL cannot be initialised");
+		return -ENOMEM;
+	}
 	ERR_clear_error();
 	is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||

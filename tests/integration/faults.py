@@ -78,3 +78,12 @@ def counters(proc):
         if "counters:" in line:
             return dict(kv.split("=") for kv in line.split("counters:")[1].split())
     pytest.fail(f"{proc.name}: no counters line\n" + proc.describe())
+
+
+def patch_conf(conf, **settings):
+    """Replace (or add) `key value` lines of a generated broker config."""
+    lines = Path(conf).read_text().splitlines()
+    for key, value in settings.items():
+        lines = [l for l in lines if l.split()[:1] != [key]]
+        lines.append(f"{key} {value}")
+    Path(conf).write_text("\n".join(lines) + "\n")

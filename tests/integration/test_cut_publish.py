@@ -32,7 +32,7 @@ import pytest
 
 from conftest import (bounded_polls, free_port, mqtt_publish_all,
                       parse_summary, sink_argv)
-from test_faults import assert_exactly_once, figure, text_lines
+from faults import assert_exactly_once, figure, patch_conf, text_lines
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 CUT_SEEN = re.compile(r"\(paho code -1\)|publish failed: .*\(code -1\)")
@@ -92,7 +92,7 @@ class Relay:
         self.cuts += 1
 
     def _run(self):
-        end = time.monotonic() + 300
+        end = time.monotonic() + 900   # a bound; stop() ends it first
         while not self.done and time.monotonic() < end:
             with self.lock:
                 if self.cut_at is not None and time.monotonic() >= self.cut_at:
@@ -110,6 +110,9 @@ class Relay:
                         continue
                     for x in (c, b):        # no Nagle: the relay adds no delay
                         x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        # A peer that stops reading ends its pair, never
+                        # the relay (sendall raises after 5 s).
+                        x.settimeout(5)
                     with self.lock:
                         self.pairs.append([c, b, None])
                         self.accepted += 1
@@ -150,8 +153,19 @@ class Relay:
 
 
 @pytest.fixture
-def relay(broker):
-    r = Relay(broker.port)
+def quick_broker(broker_factory):
+    """The dev profile without persistence: it saves (and fsyncs) its
+    database after every change, which caps a --rate 0 sensor at the
+    disk's fsync rate (a few hundred a second here, far fewer on a slow
+    disk); what is tested here is the sensor, not the broker's disk."""
+    b = broker_factory()
+    patch_conf(b.conf, persistence="false")
+    return b.start()
+
+
+@pytest.fixture
+def relay(quick_broker):
+    r = Relay(quick_broker.port)
     yield r
     r.stop()
 
@@ -168,7 +182,8 @@ SENSOR_SUMMARY = re.compile(
     # One broker: paho reconnects, looking every 3 s: slower.
     pytest.param("one", marks=pytest.mark.slow)])
 def test_a_publish_cut_by_a_reset_is_sent_again_intact(
-        bins, broker, relay, procs, workdir, hosts):
+        bins, quick_broker, relay, procs, workdir, hosts):
+    broker = quick_broker
     out = workdir / "readings.txt"
     sink = procs.start("sink", sink_argv(
         bins, broker.port, "-C", "0", "-c", "-i", "cut-sink", "-o", out))
@@ -180,14 +195,23 @@ def test_a_publish_cut_by_a_reset_is_sent_again_intact(
         "--rate", "0", "--device", "cut", "-i", "cut-sensor"])
 
     # Cut each connection once readings flow again, until paho failed a
-    # publish with -1 (or the budget is spent).
+    # publish with -1 (or the budget, 40 cuts or 240 s, is spent). Readings
+    # must flow again after each cut: a sensor that stops delivering fails
+    # here, at once.
     hit = False
+    budget = time.monotonic() + 240
     for _ in range(40):
+        if time.monotonic() > budget:
+            break
         grown = len(text_lines(out)) + 200
-        for _ in bounded_polls(30):
+        for _ in bounded_polls(60):
             if len(text_lines(out)) >= grown or not sensor.running():
                 break
         assert sensor.running(), sensor.describe()
+        assert len(text_lines(out)) >= grown, (
+            f"readings stopped flowing after {relay.cuts} cut(s): "
+            f"{len(text_lines(out))} lines, relay accepted "
+            f"{relay.accepted} connection(s)\n" + sensor.describe())
         accepted = relay.accepted
         relay.cut()
         for _ in bounded_polls(30):

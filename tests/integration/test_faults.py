@@ -21,8 +21,8 @@ import pytest
 
 from conftest import (TEXT_HEADER, TEXT_LINE_RE, bounded_polls, free_port,
                       parse_summary, sensor_argv, sink_argv)
-from faults import (assert_exactly_once, counters, figure, kill9, text_lines,
-                    wait_lines)
+from faults import (assert_exactly_once, counters, figure, kill9, patch_conf,
+                    text_lines, wait_lines)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
 
@@ -38,15 +38,6 @@ def sink_logger(procs, bins, port, out, sink_id, name, fmt="text"):
     return procs.start(name, sink_argv(
         bins, port, "--count", "0", "--id", sink_id, "--output", out,
         "--format", fmt))
-
-
-def patch_conf(conf, **settings):
-    """Replace (or add) `key value` lines of a generated broker config."""
-    lines = Path(conf).read_text().splitlines()
-    for key, value in settings.items():
-        lines = [l for l in lines if l.split()[:1] != [key]]
-        lines.append(f"{key} {value}")
-    Path(conf).write_text("\n".join(lines) + "\n")
 
 
 # --------------------------------------------------------------------------

@@ -392,7 +392,8 @@ awk -v dev="$device" '
 s=$out/spotcheck.txt
 m=$(wc -l <"$s")
 [ "$m" -eq "$want_spot" ] || die "$s: $m messages, want $want_spot"
-bad=$(grep -Evn "^pitemp/$device/(temperature \\{.*\"device\":\"$device\".*\\}|status (online|offline))\$" "$s" |
+# Readings, the status, and the sensor's summary (every second by default).
+bad=$(grep -Evn "^pitemp/$device/((temperature|summary) \\{.*\"device\":\"$device\".*\\}|status (online|offline))\$" "$s" |
     head -n 3) || true
 [ -z "$bad" ] || die "$s: unexpected message(s): $bad"
 grep -q "^pitemp/$device/temperature " "$s" ||

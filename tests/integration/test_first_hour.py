@@ -6,6 +6,7 @@ says what is likely wrong.
 
 import os
 import re
+import time
 
 import pytest
 
@@ -221,7 +222,9 @@ def test_sigterm_with_a_stuck_broker_stops_inside_the_unit_limit(bins, procs,
     broker.proc.signal(signal.SIGSTOP)      # connected, but nothing acknowledged
     try:
         # Whatever the sensor publishes from here on, and its "offline",
-        # stays unacknowledged.
+        # stays unacknowledged: let it publish readings first (a stop with
+        # only "offline" unacknowledged says so in another line).
+        time.sleep(0.5)
         p.signal(signal.SIGTERM)
         # The whole stop (flush, "offline", disconnect) is bounded by 5 s;
         # the old one took 5 s of flush plus up to 6 s of disconnect.
@@ -229,6 +232,33 @@ def test_sigterm_with_a_stuck_broker_stops_inside_the_unit_limit(bins, procs,
     finally:
         broker.proc.signal(signal.SIGCONT)
     assert stopped_sensor_report(p)[1] == "no acknowledgement within 5 s"
+
+
+def test_sigterm_with_only_the_status_unacknowledged_says_so(bins, procs,
+                                                            broker):
+    """Every reading acknowledged, only "offline" (or a summary) not: the
+    sensor says that, not "0 readings discarded", and exits 0."""
+    import signal
+    p = procs.start("sensor", sensor_argv(bins, broker.port, "-C", "0",
+                                          "--rate", "1",
+                                          "--summary-period", "0"))
+    p.wait_for_line(r"info: connected to ")
+    time.sleep(0.3)       # the first reading is acknowledged; the next at 1 s
+    broker.proc.signal(signal.SIGSTOP)
+    try:
+        p.signal(signal.SIGTERM)
+        assert p.wait_exit(9) == 0, p.describe()
+    finally:
+        broker.proc.signal(signal.SIGCONT)
+    lines = p.stderr_lines()
+    assert not [l for l in lines if DISCARDED_RE.search(l)], p.describe()
+    assert [l for l in lines if re.search(
+        r"warning: \S+ did not acknowledge the status or summary messages "
+        r"\(no acknowledgement within 5 s\); every reading was$", l)], \
+        p.describe()
+    published, delivered, failed = map(
+        int, SENSOR_SUMMARY_RE.search(lines[-1]).groups())
+    assert published == delivered > 0 and failed == 0, p.describe()
 
 
 def test_buffer_full_tells_the_buffer_that_is_there(bins, procs):

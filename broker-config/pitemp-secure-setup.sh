@@ -289,7 +289,7 @@ if [ "$(id -u)" = 0 ]; then
 		echo "pitemp-secure-setup: passwd, acl and server.key readable by group $group (the broker's user $user)"
 		if command -v runuser >/dev/null &&
 		    ! runuser -u "$user" -- test -r "$out/passwd"; then
-			echo "pitemp-secure-setup: note: $user cannot reach $out (a directory above it is closed to it): install the files into $confdir (README.md, \"Security\")"
+			echo "pitemp-secure-setup: note: $user cannot reach $out (a directory above it is closed to it): install the files into $confdir (docs/security.md, \"Switching it on, step by step\")"
 		fi
 	fi
 fi

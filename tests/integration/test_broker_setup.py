@@ -218,7 +218,7 @@ def test_secure_profile_in_debian_conf_d_delivers_over_tls(bins, procs, workdir,
     assert f"listener {b.port} 127.0.0.1\n" in conf
     assert f"listener {tls_port} 127.0.0.1\n" in conf
     assert "persistence_location" not in settings(out / "mosquitto.conf")
-    # Installed as README.md ("Security") says: a directory and files of
+    # Installed as docs/security.md ("Switching it on") says: a directory and files of
     # the broker's user, 0700/0600, and the config into conf.d.
     confdir.mkdir(mode=0o700)
     give_to_broker(confdir)

@@ -9,6 +9,7 @@ stopped by PID). Each test prints its figures (pytest -s) and keeps them in
 $PITEMP_BUILD/test-tmp/<test>/figures.txt.
 """
 
+import re
 import signal
 import sqlite3
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bounded_polls, parse_summary, sensor_argv, sink_argv
+from conftest import REPO, bounded_polls, parse_summary, sensor_argv, sink_argv
 from faults import figure, kill9
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
@@ -131,6 +132,17 @@ def test_sqlite_count_n_stores_n_and_exits_0(bins, broker, procs, workdir):
     rows = SqliteRows(out)
     assert_once(rows.keys(), "sq-n", 300)
     assert parse_summary(sink)["stored"] == "300"
+    # README's two queries, as printed there, on what the sink wrote.
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```sql\n(.*?)```", readme, re.S)
+    assert block, "README.md: no sql block"
+    per_minute, last = [q.strip() for q in block[1].split(";") if q.strip()]
+    means = rows.query(per_minute)
+    assert means and {d for d, _, _ in means} == {"sq-n"}
+    assert all(-40 <= m <= 125 for _, _, m in means)
+    ((device, ts, temp),) = rows.query(last)
+    assert device == "sq-n" and ts == max(r[0] for r in rows.query(
+        "select ts from readings")) and -40 <= temp <= 125
 
 
 def test_sqlite_locked_by_another_writer_is_waited_out(bins, broker, procs,

@@ -370,9 +370,9 @@ main(int argc, char **argv)
 			 * status or a summary (a nats node storing retained
 			 * messages during a failover can take longer). */
 			pt_log_warnx("%s did not acknowledge the status or summary "
-			    "messages (%s); every reading was", where, was_connected ?
-			    "no acknowledgement within " STOP_FLUSH_TEXT :
-			    "not connected");
+			    "messages (%s); no reading is left", where,
+			    was_connected ? "no acknowledgement within "
+			    STOP_FLUSH_TEXT : "not connected");
 		} else {
 			/* One line for what is left, not one per reading. */
 			pt_log_warnx("%llu readings not acknowledged by %s are "

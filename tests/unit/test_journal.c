@@ -17,9 +17,7 @@
 #include <unistd.h>
 
 #include "journal.h"
-
-#define TS_US    1795555384123456LL
-#define RECV_US  1795555384125000LL
+#include "support/reading_fx.h"
 
 struct fx {
 	char base[64];
@@ -54,28 +52,10 @@ teardown(void **state)
 	return 0;
 }
 
-static struct pt_reading
-reading(uint64_t seq)
-{
-	struct pt_reading r;
-
-	memset(&r, 0, sizeof(r));
-	strcpy(r.device, "pi-sensor-1");
-	strcpy(r.boot, "5f0c2a9e41d3b7a8");
-	r.seq = seq;
-	r.ts_us = TS_US;
-	r.temp_c = 22.53;
-	r.has_mv = true;
-	r.mv = 725.3;
-	r.has_raw = true;
-	r.raw = 225;
-	return r;
-}
-
 static void
 append(struct journal *j, uint64_t seq)
 {
-	struct pt_reading r = reading(seq);
+	struct pt_reading r = reading(seq, 1);
 	char line[JOURNAL_LINE_MAX];
 	int n = journal_format(&r, RECV_US, line, sizeof(line));
 
@@ -103,7 +83,7 @@ collect(void *ctx, const struct pt_reading *r, int64_t recv_us)
 static void
 journal_lines_round_trip_every_field(void **state)
 {
-	struct pt_reading r = reading(9007199254740991ULL), back;
+	struct pt_reading r = reading(9007199254740991ULL, 1), back;
 	char line[JOURNAL_LINE_MAX];
 	int64_t recv;
 	int n;

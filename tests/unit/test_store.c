@@ -18,9 +18,7 @@
 #include "dedup.h"
 #include "pg.h"
 #include "store.h"
-
-#define TS_US    1795555384123456LL    /* 2026-11-24T21:23:04.123456Z */
-#define RECV_US  1795555384125000LL
+#include "support/reading_fx.h"
 
 struct fx {
 	char dir[64];
@@ -53,36 +51,6 @@ teardown(void **state)
 		return -1;
 	free(f);
 	return 0;
-}
-
-static struct pt_reading
-reading(uint64_t seq)
-{
-	struct pt_reading r;
-
-	memset(&r, 0, sizeof(r));
-	strcpy(r.device, "pi-sensor-1");
-	strcpy(r.boot, "5f0c2a9e41d3b7a8");
-	r.seq = seq;
-	r.ts_us = TS_US;
-	r.temp_c = 22.53;
-	return r;
-}
-
-static const char *
-slurp(const char *path)
-{
-	static char buf[4096];
-	ssize_t n = 0;
-	int fd;
-
-	buf[0] = '\0';
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return buf;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
 }
 
 static void
@@ -215,7 +183,7 @@ store_file_appends_reopens_and_reads_back(void **state)
 {
 	struct fx *f = *state;
 	struct store_cfg c = { .format = "csv", .output = f->path, .mode = STORE_APPEND };
-	struct pt_reading r = reading(1);
+	struct pt_reading r = reading(1, 0);
 	struct store_info si;
 	struct dedup *d;
 	struct store *s;

@@ -18,9 +18,7 @@
 
 #include "dedup.h"
 #include "store.h"
-
-#define TS_US    1795555384123456LL    /* 2026-11-24T21:23:04.123456Z */
-#define RECV_US  1795555384125000LL    /* 2026-11-24T21:23:04.125000Z */
+#include "support/reading_fx.h"
 
 struct fx {
 	char dir[64];
@@ -54,25 +52,6 @@ teardown(void **state)
 	free(f);
 	return 0;
 }
-
-static struct pt_reading
-reading(uint64_t seq, int extras)
-{
-	struct pt_reading r;
-
-	memset(&r, 0, sizeof(r));
-	strcpy(r.device, "pi-sensor-1");
-	strcpy(r.boot, "5f0c2a9e41d3b7a8");
-	r.seq = seq;
-	r.ts_us = TS_US;
-	r.temp_c = 22.53;
-	r.has_mv = extras;
-	r.mv = 725.3;
-	r.has_raw = extras;
-	r.raw = 225;
-	return r;
-}
-
 /* The output of `sqlite3 -batch db sql` (static buffer). */
 static const char *
 query(const char *db, const char *sql)

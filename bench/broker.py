@@ -21,6 +21,14 @@ def raise_nofile(n):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+# What throughput.py and profile.py measure against: nothing on disk, no
+# queue or in-flight limit in the way of a backlog, QoS 0 queued too, and
+# only errors, warnings and subscriptions logged.
+FLOOD_CONF = ("persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\n"
+              "queue_qos0_messages true\n"
+              "log_dest stderr\nlog_type error\nlog_type warning\nlog_type subscribe\n")
+
+
 def start(workdir, extra="", log=None, nofile=None):
     """Start mosquitto on a free 127.0.0.1 port with `extra` config lines;
     its stderr goes to the file `log` (or nowhere); nofile: the open-file

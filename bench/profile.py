@@ -137,10 +137,7 @@ files = {}
 with tempfile.TemporaryDirectory(prefix="pitemp-profile-") as d:
     benchlib.setup(d)
     blog = os.path.join(d, "broker.log")
-    broker, port = broker_mod.start(
-        d, "persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\n"
-        "queue_qos0_messages true\nlog_dest stderr\nlog_type error\nlog_type warning\n"
-        "log_type subscribe\n", blog)
+    broker, port = broker_mod.start(d, broker_mod.FLOOD_CONF, blog)
     try:
         failed = [w for w in (sink_runs(d, port), sensor_runs(d, port)) if w]
     finally:

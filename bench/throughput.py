@@ -275,10 +275,7 @@ def verdict(ok):
 with tempfile.TemporaryDirectory(prefix="pitemp-bench-") as d:
     benchlib.setup(d)
     blog = os.path.join(d, "broker.log")
-    broker, port = broker_mod.start(
-        d, "persistence false\nmax_queued_messages 1000000\nmax_inflight_messages 0\n"
-        "queue_qos0_messages true\n"
-        "log_dest stderr\nlog_type error\nlog_type warning\nlog_type subscribe\n", blog)
+    broker, port = broker_mod.start(d, broker_mod.FLOOD_CONF, blog)
     failed = []
     pub, flood, steady = {}, {}, None
     try:

@@ -32,18 +32,25 @@ def text_lines(path):
     return [l for l in lines if not l.startswith("#")]
 
 
-def wait_lines(path, n, timeout, procs_alive=()):
-    """Wait until the file holds at least n reading lines; return the
-    count reached. Fails early when a process that must stay up died."""
+def wait_for_count(count, n, timeout, alive=()):
+    """Poll count() until it reaches n; return the count reached. Fails
+    early when a process in `alive` (which must stay up) exited."""
     got = 0
     for _ in bounded_polls(timeout):
-        got = len(text_lines(path))
+        got = count()
         if got >= n:
             return got
-        for p in procs_alive:
+        for p in alive:
             if not p.running():
                 pytest.fail(f"{p.name} exited early\n" + p.describe())
     return got
+
+
+def wait_lines(path, n, timeout, procs_alive=()):
+    """Wait until the file holds at least n reading lines; return the
+    count reached. Fails early when a process that must stay up died."""
+    return wait_for_count(lambda: len(text_lines(path)), n, timeout,
+                          procs_alive)
 
 
 def assert_exactly_once(path, device, n):

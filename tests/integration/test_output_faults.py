@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import (REPO, TEXT_HEADER, TEXT_LINE_RE, bounded_polls,
-                      parse_summary, sensor_argv, sink_argv)
-from faults import figure
+                      sensor_argv, sink_argv)
+from faults import figure, wait_for_count
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 CONNECTED = r"pitemp-sensor: info: connected to "
@@ -55,15 +55,7 @@ def count_lines(paths):
 
 
 def wait_lines(paths, n, timeout, alive=()):
-    got = 0
-    for _ in bounded_polls(timeout):
-        got = count_lines(paths)
-        if got >= n:
-            return got
-        for p in alive:
-            if not p.running():
-                pytest.fail(f"{p.name} exited early\n" + p.describe())
-    return got
+    return wait_for_count(lambda: count_lines(paths), n, timeout, alive)
 
 
 def assert_once(seqs, n):

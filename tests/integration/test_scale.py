@@ -18,7 +18,7 @@ import pytest
 
 from conftest import (TEXT_LINE_RE, bounded_polls, free_port, parse_summary,
                       sensor_argv, sink_argv)
-from faults import figure, kill9, text_lines
+from faults import figure, kill9, text_lines, wait_for_count
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 VERSIONS = ["mqttv311", "mqttv5"]
@@ -36,15 +36,7 @@ def readings(paths):
 
 
 def wait_union(paths, n, timeout, alive=()):
-    got = 0
-    for _ in bounded_polls(timeout):
-        got = len(readings(paths))
-        if got >= n:
-            return got
-        for p in alive:
-            if not p.running():
-                pytest.fail(f"{p.name} exited early\n" + p.describe())
-    return got
+    return wait_for_count(lambda: len(readings(paths)), n, timeout, alive)
 
 
 def assert_union_exactly_once(paths, devices, n):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, bounded_polls, parse_summary, sensor_argv, sink_argv
-from faults import figure, kill9
+from faults import figure, kill9, wait_for_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rig"))
 
@@ -50,15 +50,7 @@ class SqliteRows:
 
 
 def wait_rows(rows, n, timeout, alive=()):
-    got = 0
-    for _ in bounded_polls(timeout):
-        got = rows.count()
-        if got >= n:
-            return got
-        for p in alive:
-            if not p.running():
-                pytest.fail(f"{p.name} exited early\n" + p.describe())
-    return got
+    return wait_for_count(rows.count, n, timeout, alive)
 
 
 def assert_once(keys, device, n):

@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from conftest import (TEXT_HEADER, free_port, parse_summary,
-                      read_text_readings, sensor_argv, sink_argv)
+from conftest import free_port, parse_summary, sensor_argv, sink_argv
 
 
 # --------------------------------------------------------------------------

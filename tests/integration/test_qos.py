@@ -27,8 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (TEXT_LINE_RE, bounded_polls, parse_summary, sensor_argv,
-                      sink_argv)
+from conftest import TEXT_LINE_RE, bounded_polls, sensor_argv, sink_argv
 from faults import figure
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to pitemp/\+/temperature \(qos (\d)\)"
@@ -98,7 +97,6 @@ def kill_inside_callback(bins, broker, procs, workdir, qos, state):
     assert written == list(range(len(written))), "the pipe is not in order"
     in_hand = len(written)      # the reading whose write(2) was blocked
 
-    out = workdir / "readings.txt"
     sink2 = procs.start("sink.2", sink_argv(
         bins, broker.port, "-C", "0", "-o", "-", "-i", sink_id, "-q", str(qos),
         *extra))

@@ -6,15 +6,13 @@ needs root (it is skipped otherwise).
 """
 
 import os
-import re
 import shutil
 import signal
-import time
 
 import pytest
 
-from conftest import (bounded_polls, parse_summary, read_text_readings,
-                      secure_setup, sensor_argv, sink_argv)
+from conftest import (parse_summary, read_text_readings, secure_setup,
+                      sensor_argv, sink_argv)
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to pitemp/\+/temperature"
 REFUSED_WITHIN_S = 15   # issue #5: a refused client exits 1 within 15 s

@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from conftest import bounded_polls, free_port, sensor_argv, sink_argv
+from conftest import bounded_polls, sensor_argv, sink_argv
 
 SUBSCRIBED = r"pitemp-sink: info: subscribed to "
 

@@ -7,7 +7,6 @@ filled in), configs and docs as docs/services.md documents.
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
